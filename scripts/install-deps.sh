@@ -1,0 +1,31 @@
+#!/usr/bin/env bash
+# Installs every Debian package Ferry's build, tests, tools and benchmarks need.
+# Idempotent and non-interactive; runs `apt-get update` only when a package is missing.
+set -euo pipefail
+
+pkgs=(
+  build-essential cmake ninja-build pkg-config
+  liburing-dev libaio-dev            # POSIX backend engines
+  libgtest-dev libgmock-dev          # tests
+  libcli11-dev nlohmann-json3-dev    # tools: CLI parsing, JSON output
+  libyaml-cpp-dev libxxhash-dev      # KV engine: YAML config, XXH3-128 keys
+  fio                                # bench/posix-vs-fio.sh baseline
+  python3                            # bench scripts (Debian's /usr/bin/python3)
+)
+
+missing=()
+for p in "${pkgs[@]}"; do
+  dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" || missing+=("$p")
+done
+if [ ${#missing[@]} -eq 0 ]; then
+  exit 0
+fi
+
+SUDO=""
+[ "$(id -u)" -eq 0 ] || SUDO="sudo"
+export DEBIAN_FRONTEND=noninteractive
+echo "install-deps: installing ${missing[*]}"
+if ! $SUDO apt-get install -y -qq --no-install-recommends "${missing[@]}" >/dev/null 2>&1; then
+  $SUDO apt-get update -qq
+  $SUDO apt-get install -y -qq --no-install-recommends "${missing[@]}"
+fi

@@ -1,0 +1,127 @@
+#include "io_scheduler.h"
+
+#include <algorithm>
+#include <cerrno>
+#include <string>
+
+namespace ferry::posix {
+namespace {
+
+std::string OpWhere(const IoOp& op) {
+  return "descriptor " + std::to_string(op.desc_index) + " (" + op.file->name + " offset " +
+         std::to_string(op.off + op.done) + ")";
+}
+
+}  // namespace
+
+void IoScheduler::Post(PosixRequest* req, CompletionSink* sink) {
+  std::vector<IoOp*> batch;
+  std::vector<Finished> done;
+  {
+    std::lock_guard lk(mu_);
+    req->next = 0;
+    req->inflight = 0;
+    req->error = Status::Ok();
+    req->cancelled.store(false, std::memory_order_relaxed);
+    req->sink = sink;
+    req->active = true;
+    for (auto& op : req->ops) op.done = 0;
+    req->queued = true;
+    pending_.push_back(req);
+    FillLocked(&batch);
+  }
+  Dispatch(batch, done);
+}
+
+void IoScheduler::Cancel(PosixRequest* req) {
+  std::vector<IoOp*> batch;
+  std::vector<Finished> done;
+  {
+    std::lock_guard lk(mu_);
+    if (!req->active) return;
+    req->cancelled.store(true, std::memory_order_relaxed);
+    MaybeFinishLocked(req, &done);
+  }
+  Dispatch(batch, done);
+}
+
+void IoScheduler::FillLocked(std::vector<IoOp*>* batch) {
+  while (inflight_ < queue_depth_ && !pending_.empty()) {
+    PosixRequest* r = pending_.front();
+    while (inflight_ < queue_depth_ && r->next < r->ops.size()) {
+      batch->push_back(&r->ops[r->next++]);
+      r->inflight++;
+      inflight_++;
+    }
+    if (r->next == r->ops.size()) {
+      pending_.pop_front();
+      r->queued = false;
+    }
+  }
+}
+
+void IoScheduler::MaybeFinishLocked(PosixRequest* req, std::vector<Finished>* done) {
+  const bool stopping = !req->error.ok() || req->cancelled.load(std::memory_order_relaxed);
+  if (stopping && req->queued) {
+    pending_.erase(std::find(pending_.begin(), pending_.end(), req));
+    req->queued = false;
+  }
+  if (req->inflight > 0 || req->queued || !req->active) return;
+  if (!stopping && req->next < req->ops.size()) return;
+  req->active = false;
+  Status s = req->error;
+  if (s.ok() && req->next < req->ops.size()) s = {Code::kCancelled, "transfer cancelled"};
+  done->push_back({req->sink, std::move(s)});
+}
+
+void IoScheduler::OnResults(std::span<const IoResult> results) {
+  std::vector<IoOp*> batch;
+  std::vector<Finished> done;
+  {
+    std::lock_guard lk(mu_);
+    for (const IoResult& r : results) {
+      IoOp* op = r.op;
+      PosixRequest* req = op->req;
+      bool resubmit = false;
+      if (r.res < 0) {
+        if (req->error.ok() && r.res != -ECANCELED)
+          req->error =
+              ErrnoStatus(int(-r.res), std::string(req->write ? "write " : "read ") + OpWhere(*op));
+      } else if (r.res == 0) {
+        if (req->error.ok())
+          req->error = req->write
+                           ? IoError("write made no progress at " + OpWhere(*op))
+                           : Status(Code::kOutOfRange, "read past end of file at " + OpWhere(*op));
+      } else {
+        op->done += uint32_t(r.res);
+        if (op->done < op->len) {
+          // Short I/O. With O_DIRECT a short read means end of file: the remainder would
+          // start at an unaligned offset and the kernel would refuse it.
+          if (!req->write && op->file->direct) {
+            if (req->error.ok())
+              req->error = {Code::kOutOfRange, "read past end of file at " + OpWhere(*op)};
+          } else if (req->error.ok() && !req->cancelled.load(std::memory_order_relaxed)) {
+            resubmit = true;
+          }
+        }
+      }
+      if (resubmit) {
+        batch.push_back(op);  // keeps its queue slot
+        continue;
+      }
+      req->inflight--;
+      inflight_--;
+      MaybeFinishLocked(req, &done);
+    }
+    FillLocked(&batch);
+  }
+  Dispatch(batch, done);
+}
+
+void IoScheduler::Dispatch(std::vector<IoOp*>& batch, std::vector<Finished>& done) {
+  if (!batch.empty()) engine_->Submit(batch);
+  // Last: once a sink is told, the request may be destroyed by its owner.
+  for (auto& f : done) f.sink->Complete(std::move(f.status));
+}
+
+}  // namespace ferry::posix

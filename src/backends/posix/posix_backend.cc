@@ -1,0 +1,149 @@
+#include "posix_backend.h"
+
+#include <algorithm>
+#include <string>
+
+#include "file_table.h"
+
+namespace ferry::posix {
+
+PosixBackend::PosixBackend(const PosixOptions& options)
+    : options_(options), scheduler_(options.queue_depth) {}
+
+PosixBackend::~PosixBackend() {
+  engine_.reset();
+}
+
+Status PosixBackend::Create(const PosixOptions& options, std::unique_ptr<Backend>* out) {
+  if (options.queue_depth == 0 || options.queue_depth > 4096)
+    return InvalidArgument("parameter 'queue_depth' must be 1..4096, got " +
+                           std::to_string(options.queue_depth));
+  if (options.max_request_size < 4096 || options.max_request_size > (1ull << 30) ||
+      options.max_request_size % 4096 != 0)
+    return InvalidArgument(
+        "parameter 'max_request_size' must be a multiple of 4 KiB between 4 KiB and 1 GiB, got " +
+        std::to_string(options.max_request_size));
+  if (options.threads == 0 || options.threads > 1024)
+    return InvalidArgument("parameter 'threads' must be 1..1024, got " +
+                           std::to_string(options.threads));
+
+  std::unique_ptr<PosixBackend> b(new PosixBackend(options));
+  std::string why_uring, why_aio, error;
+  const std::string& e = options.engine;
+  if (e == "uring" || e == "auto")
+    b->engine_ = MakeUringEngine(&b->scheduler_, options.queue_depth, options.registered_buffers,
+                                 &why_uring);
+  if (!b->engine_ && (e == "aio" || e == "auto"))
+    b->engine_ = MakeAioEngine(&b->scheduler_, options.queue_depth, &why_aio);
+  if (!b->engine_ && (e == "threads" || e == "auto"))
+    b->engine_ = MakeThreadEngine(&b->scheduler_, options.threads, &error);
+  if (!b->engine_) {
+    std::string m = "POSIX engine '" + e + "' is not available here";
+    if (!why_uring.empty()) m += "; io_uring: " + why_uring;
+    if (!why_aio.empty()) m += "; libaio: " + why_aio;
+    if (!error.empty()) m += "; threads: " + error;
+    return Unsupported(m);
+  }
+  b->scheduler_.set_engine(b->engine_.get());
+  *out = std::move(b);
+  return Status::Ok();
+}
+
+Status PosixBackend::RegisterMem(MemKind kind, const MemDesc& desc, void** md) {
+  if (kind == MemKind::kDram) {
+    auto d = new DramMd{desc.addr, desc.len, engine_->RegisterBuffer(desc.addr, desc.len)};
+    *md = d;
+    return Status::Ok();
+  }
+  if (kind == MemKind::kFile) {
+    std::unique_ptr<FileMd> f;
+    Status s = OpenRegisteredFile(desc, &f);
+    if (!s.ok()) return s;
+    f->fixed_index = engine_->RegisterFile(f->fd);
+    *md = f.release();
+    return Status::Ok();
+  }
+  return Unsupported("POSIX moves DRAM and FILE, not " + std::string(MemKindName(kind)));
+}
+
+void PosixBackend::DeregisterMem(MemKind kind, void* md) {
+  if (kind == MemKind::kDram) {
+    auto* d = static_cast<DramMd*>(md);
+    engine_->UnregisterBuffer(d->buf_index);
+    delete d;
+  } else if (kind == MemKind::kFile) {
+    auto* f = static_cast<FileMd*>(md);
+    engine_->UnregisterFile(f->fixed_index);
+    CloseRegisteredFile(f);
+    delete f;
+  }
+}
+
+Status PosixBackend::Prepare(XferOp op, MemKind local_kind, MemKind remote_kind,
+                             std::span<const IoSegment> segments,
+                             std::unique_ptr<BackendRequest>* out) {
+  if (local_kind != MemKind::kDram || remote_kind != MemKind::kFile)
+    return Unsupported("POSIX moves DRAM <-> FILE, not " + std::string(MemKindName(local_kind)) +
+                       " <-> " + std::string(MemKindName(remote_kind)));
+  auto req = std::make_unique<PosixRequest>();
+  req->write = op == XferOp::kWrite;
+  size_t pieces = 0;
+  for (const auto& s : segments)
+    pieces += (s.len + options_.max_request_size - 1) / options_.max_request_size;
+  req->ops.reserve(pieces);
+  for (const auto& s : segments) {
+    const auto* mem = static_cast<const DramMd*>(s.local_md);
+    const auto* file = static_cast<const FileMd*>(s.remote_md);
+    if (file->direct) {
+      const bool ok = s.local_addr % file->mem_align == 0 &&
+                      s.remote_addr % file->offset_align == 0 && s.len % file->offset_align == 0;
+      if (!ok)
+        return InvalidArgument(
+            "descriptor " + std::to_string(s.desc_index) + ": O_DIRECT on " + file->name +
+            " needs buffer address aligned to " + std::to_string(file->mem_align) +
+            " bytes and file offset and length to " + std::to_string(file->offset_align) +
+            " (got address " + std::to_string(s.local_addr) + ", offset " +
+            std::to_string(s.remote_addr) + ", length " + std::to_string(s.len) + ")");
+    }
+    if (!req->write && file->fixed_index < 0 && file->fd < 0)
+      return Internal("file registration is closed");
+    // Large descriptors become several ops so one I/O never exceeds max_request_size.
+    for (uint64_t done = 0; done < s.len;) {
+      const uint64_t n = std::min<uint64_t>(s.len - done, options_.max_request_size);
+      IoOp io{};
+      io.req = req.get();
+      io.file = file;
+      io.buf = s.local_addr + done;
+      io.off = s.remote_addr + done;
+      io.len = uint32_t(n);
+      io.buf_index = mem->buf_index;
+      io.desc_index = s.desc_index;
+      req->ops.push_back(io);
+      done += n;
+    }
+  }
+  *out = std::move(req);
+  return Status::Ok();
+}
+
+Status PosixBackend::Post(BackendRequest* request, CompletionSink* sink) {
+  scheduler_.Post(static_cast<PosixRequest*>(request), sink);
+  return Status::Ok();
+}
+
+void PosixBackend::Cancel(BackendRequest* request) {
+  scheduler_.Cancel(static_cast<PosixRequest*>(request));
+}
+
+Status PosixBackend::Query(MemKind kind, std::span<const MemDesc> descs,
+                           std::vector<QueryResult>* out) {
+  if (kind != MemKind::kFile) return Unsupported("POSIX answers queries for FILE only");
+  out->assign(descs.size(), QueryResult{});
+  for (size_t i = 0; i < descs.size(); ++i) {
+    Status s = StatFile(descs[i], &(*out)[i]);
+    if (!s.ok()) return s.WithContext("descriptor " + std::to_string(i));
+  }
+  return Status::Ok();
+}
+
+}  // namespace ferry::posix

@@ -1,0 +1,64 @@
+// The POSIX plugin's face: name, memory kinds, parameter schema, and the entry point.
+#include "ferry/backend.h"
+#include "posix_backend.h"
+
+namespace ferry::posix {
+namespace {
+
+class PosixPluginSpec final : public PluginSpec {
+ public:
+  const char* name() const override { return "POSIX"; }
+  const char* version() const override { return "1.0"; }
+  std::vector<MemKind> mem_kinds() const override { return {MemKind::kDram, MemKind::kFile}; }
+
+  std::vector<ParamSpec> params() const override {
+    return {
+        {"engine",
+         ParamType::kEnum,
+         "auto",
+         "I/O engine; auto = io_uring if the kernel allows it, else libaio, else threads",
+         {"auto", "uring", "aio", "threads"},
+         {{"use_uring", "uring"}, {"use_aio", "aio"}}},
+        {"queue_depth",
+         ParamType::kInt,
+         "256",
+         "most I/Os in flight at once across all requests; more wait in a queue (1..4096)",
+         {},
+         {{"kernel_queue_size", ""}, {"ios_pool_size", ""}}},
+        {"max_request_size",
+         ParamType::kSize,
+         "32M",
+         "larger descriptors are split into I/Os of at most this size (4K multiple, <= 1G)",
+         {},
+         {}},
+        {"threads", ParamType::kInt, "8", "worker threads of the 'threads' engine", {}, {}},
+        {"registered_buffers",
+         ParamType::kBool,
+         "true",
+         "register DRAM with io_uring as fixed buffers (no per-I/O page pinning)",
+         {},
+         {}},
+    };
+  }
+
+  Status Create(const ParamValues& p, std::unique_ptr<Backend>* out) const override {
+    PosixOptions o;
+    o.engine = p.GetString("engine");
+    const int64_t qd = p.GetInt("queue_depth");
+    const int64_t threads = p.GetInt("threads");
+    if (qd < 1 || qd > 4096)
+      return InvalidArgument("parameter 'queue_depth' must be 1..4096, got " + std::to_string(qd));
+    if (threads < 1 || threads > 1024)
+      return InvalidArgument("parameter 'threads' must be 1..1024, got " + std::to_string(threads));
+    o.queue_depth = unsigned(qd);
+    o.threads = unsigned(threads);
+    o.max_request_size = p.GetSize("max_request_size");
+    o.registered_buffers = p.GetBool("registered_buffers");
+    return PosixBackend::Create(o, out);
+  }
+};
+
+}  // namespace
+}  // namespace ferry::posix
+
+FERRY_DEFINE_PLUGIN(ferry::posix::PosixPluginSpec)

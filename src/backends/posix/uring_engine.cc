@@ -102,6 +102,7 @@ class UringEngine final : public IoEngine {
       SubmitLocked();
     }
     if (!failed.empty()) sink_->OnResults(failed);
+    ReapReady();
   }
 
   int RegisterBuffer(uint64_t addr, uint64_t len) override {
@@ -177,28 +178,59 @@ class UringEngine final : public IoEngine {
     }
   }
 
+  // Takes every completion now in the CQ. Returns true if the stop NOP was among them.
+  bool CollectLocked(std::vector<IoResult>* batch) {
+    bool stop = false;
+    unsigned head, seen = 0;
+    io_uring_cqe* cqe;
+    io_uring_for_each_cqe(&ring_, head, cqe) {
+      ++seen;
+      void* data = io_uring_cqe_get_data(cqe);
+      if (data)
+        batch->push_back({static_cast<IoOp*>(data), cqe->res});
+      else if (cqe->user_data == kWakeTag)
+        stop = stopping_.load();
+    }
+    io_uring_cq_advance(&ring_, seen);
+    return stop;
+  }
+
+  // Buffered I/O that hits the page cache (or tmpfs) completes inside io_uring_submit.
+  // The submitting thread hands those completions on itself, saving a wake-up of the
+  // reaper and two context switches per request. Not re-entered on one thread: the sink
+  // may submit again, and the loop here picks up what that produced.
+  void ReapReady() {
+    static thread_local bool reaping = false;
+    if (reaping) return;
+    reaping = true;
+    std::vector<IoResult> batch;
+    for (;;) {
+      batch.clear();
+      {
+        std::unique_lock lk(cq_mu_, std::try_to_lock);
+        if (!lk.owns_lock()) break;  // the reaper is on it
+        if (CollectLocked(&batch)) stop_seen_ = true;
+      }
+      if (batch.empty()) break;
+      sink_->OnResults(batch);
+    }
+    reaping = false;
+  }
+
   void Reap() {
     std::vector<IoResult> batch;
     for (;;) {
+      // Only a wake-up: the CQEs are read again under cq_mu_, since a submitting thread
+      // may have taken them meanwhile.
       io_uring_cqe* cqe = nullptr;
       int rc = io_uring_wait_cqe(&ring_, &cqe);
-      if (rc == -EINTR) continue;
-      if (rc < 0) {
-        std::this_thread::yield();
-        continue;
-      }
-      bool stop = false;
-      unsigned head, seen = 0;
+      if (rc < 0 && rc != -EINTR) std::this_thread::yield();
       batch.clear();
-      io_uring_for_each_cqe(&ring_, head, cqe) {
-        ++seen;
-        void* data = io_uring_cqe_get_data(cqe);
-        if (data)
-          batch.push_back({static_cast<IoOp*>(data), cqe->res});
-        else if (cqe->user_data == kWakeTag)
-          stop = stopping_.load();
+      bool stop;
+      {
+        std::lock_guard lk(cq_mu_);
+        stop = CollectLocked(&batch) || stop_seen_;
       }
-      io_uring_cq_advance(&ring_, seen);
       if (!batch.empty()) sink_->OnResults(batch);
       if (stop) return;
     }
@@ -209,6 +241,8 @@ class UringEngine final : public IoEngine {
   io_uring ring_{};
   bool ring_ready_ = false;
   std::mutex sq_mu_;
+  std::mutex cq_mu_;        // consumer side of the CQ
+  bool stop_seen_ = false;  // guarded by cq_mu_
   std::mutex table_mu_;
   std::vector<bool> buffer_slots_;
   std::vector<bool> file_slots_;

@@ -80,8 +80,6 @@ Status ErrnoStatus(int err, std::string_view what) {
       code = Code::kNoSpace;
       break;
     case EINVAL:
-    case EISDIR:
-    case EBADF:
       code = Code::kInvalidArgument;
       break;
     case ECANCELED:

@@ -1,0 +1,222 @@
+// Index bookkeeping; see chunk_index.h for the rules.
+#include "chunk_index.h"
+
+#include <algorithm>
+
+namespace ferry::kv {
+
+ChunkIndex::ChunkIndex(uint32_t slots, uint64_t max_bytes)
+    : slots_(slots), max_bytes_(max_bytes), slot_used_(slots, false) {}
+
+bool ChunkIndex::EvictOne(Reservation* out) {
+  for (auto it = lru_.rbegin(); it != lru_.rend(); ++it) {
+    auto e = map_.find(*it);
+    if (e == map_.end() || !Evictable(e->second)) continue;
+    out->evicted.push_back(e->first);
+    if (slots_ > 0) out->evicted_slots.push_back(e->second.slot);
+    used_bytes_ -= e->second.stored_bytes;
+    lru_.erase(std::next(it).base());
+    map_.erase(e);
+    --ready_;
+    ++evictions_;
+    return true;
+  }
+  return false;
+}
+
+ChunkIndex::ReserveResult ChunkIndex::Reserve(const ChunkKey& key, uint64_t stored_bytes,
+                                              uint32_t tokens, Reservation* out) {
+  std::lock_guard<std::mutex> lock(mu_);
+  auto found = map_.find(key);
+  if (found != map_.end()) {
+    if (found->second.state == State::kReady) lru_.splice(lru_.begin(), lru_, found->second.lru);
+    return ReserveResult::kPresent;
+  }
+  Entry e;
+  e.stored_bytes = stored_bytes;
+  e.tokens = tokens;
+  if (slots_ > 0) {
+    if (free_slots_.empty()) {
+      if (!EvictOne(out)) return ReserveResult::kNoSpace;
+      // The evicted chunk's slot goes straight to the new chunk.
+      e.slot = out->evicted_slots.back();
+      out->evicted_slots.pop_back();
+    } else {
+      e.slot = free_slots_.back();
+      free_slots_.pop_back();
+    }
+  } else if (max_bytes_ > 0) {
+    if (stored_bytes > max_bytes_) return ReserveResult::kNoSpace;
+    while (used_bytes_ + stored_bytes > max_bytes_) {
+      if (!EvictOne(out)) return ReserveResult::kNoSpace;
+    }
+  }
+  used_bytes_ += stored_bytes;
+  out->slot = e.slot;
+  map_.emplace(key, e);
+  return ReserveResult::kReserved;
+}
+
+void ChunkIndex::Publish(const ChunkKey& key, uint64_t generation) {
+  std::lock_guard<std::mutex> lock(mu_);
+  auto it = map_.find(key);
+  if (it == map_.end() || it->second.state != State::kWriting) return;
+  it->second.state = State::kReady;
+  it->second.generation = generation;
+  lru_.push_front(key);
+  it->second.lru = lru_.begin();
+  ++ready_;
+}
+
+void ChunkIndex::Abort(const ChunkKey& key) {
+  std::lock_guard<std::mutex> lock(mu_);
+  auto it = map_.find(key);
+  if (it == map_.end() || it->second.state != State::kWriting) return;
+  used_bytes_ -= it->second.stored_bytes;
+  if (slots_ > 0) free_slots_.push_back(it->second.slot);
+  map_.erase(it);
+}
+
+bool ChunkIndex::AcquireRead(const ChunkKey& key, ReadRef* out) {
+  std::lock_guard<std::mutex> lock(mu_);
+  auto it = map_.find(key);
+  if (it == map_.end() || it->second.state != State::kReady) return false;
+  ++it->second.readers;
+  lru_.splice(lru_.begin(), lru_, it->second.lru);
+  *out = {it->second.slot, it->second.stored_bytes, it->second.tokens, it->second.generation};
+  return true;
+}
+
+bool ChunkIndex::ReleaseRead(const ChunkKey& key, uint64_t generation, bool drop, uint32_t* slot) {
+  std::lock_guard<std::mutex> lock(mu_);
+  auto it = map_.find(key);
+  // Gone, or replaced by a newer copy since this read began: nothing of ours to release.
+  if (it == map_.end() || it->second.generation != generation) return false;
+  --it->second.readers;
+  if (!drop) return false;
+  // A corrupt chunk leaves the index even if another reader holds it: that reader checks
+  // the same bytes and fails the same way.
+  *slot = it->second.slot;
+  used_bytes_ -= it->second.stored_bytes;
+  lru_.erase(it->second.lru);
+  map_.erase(it);
+  --ready_;
+  return true;
+}
+
+size_t ChunkIndex::PrefixReady(std::span<const ChunkKey> keys) const {
+  std::lock_guard<std::mutex> lock(mu_);
+  size_t n = 0;
+  for (const ChunkKey& k : keys) {
+    auto it = map_.find(k);
+    if (it == map_.end() || it->second.state != State::kReady) break;
+    ++n;
+  }
+  return n;
+}
+
+bool ChunkIndex::Contains(const ChunkKey& key) const {
+  std::lock_guard<std::mutex> lock(mu_);
+  auto it = map_.find(key);
+  return it != map_.end() && it->second.state == State::kReady;
+}
+
+Status ChunkIndex::Remove(const ChunkKey& key, uint32_t* slot) {
+  std::lock_guard<std::mutex> lock(mu_);
+  auto it = map_.find(key);
+  if (it == map_.end() || it->second.state != State::kReady) {
+    return NotFound("chunk " + key.Hex() + " is not stored");
+  }
+  if (it->second.pins > 0) return Status(Code::kBusy, "chunk " + key.Hex() + " is pinned");
+  if (it->second.readers > 0) {
+    return Status(Code::kBusy, "chunk " + key.Hex() + " is being read");
+  }
+  *slot = it->second.slot;
+  used_bytes_ -= it->second.stored_bytes;
+  lru_.erase(it->second.lru);
+  map_.erase(it);
+  --ready_;
+  return Status::Ok();
+}
+
+void ChunkIndex::FreeSlot(uint32_t slot) {
+  if (slots_ == 0) return;
+  std::lock_guard<std::mutex> lock(mu_);
+  free_slots_.push_back(slot);
+}
+
+Status ChunkIndex::Pin(const ChunkKey& key) {
+  std::lock_guard<std::mutex> lock(mu_);
+  auto it = map_.find(key);
+  if (it == map_.end() || it->second.state != State::kReady) {
+    return NotFound("chunk " + key.Hex() + " is not stored");
+  }
+  ++it->second.pins;
+  return Status::Ok();
+}
+
+Status ChunkIndex::Unpin(const ChunkKey& key) {
+  std::lock_guard<std::mutex> lock(mu_);
+  auto it = map_.find(key);
+  if (it == map_.end()) return NotFound("chunk " + key.Hex() + " is not stored");
+  if (it->second.pins == 0) {
+    return InvalidArgument("chunk " + key.Hex() + " is not pinned");
+  }
+  --it->second.pins;
+  return Status::Ok();
+}
+
+std::optional<uint32_t> ChunkIndex::Recover(const ChunkKey& key, uint32_t slot,
+                                            uint64_t stored_bytes, uint32_t tokens,
+                                            uint64_t generation) {
+  std::lock_guard<std::mutex> lock(mu_);
+  auto it = map_.find(key);
+  if (it != map_.end()) {
+    if (it->second.generation >= generation) return slot;  // older copy loses
+    const uint32_t loser = it->second.slot;
+    used_bytes_ -= it->second.stored_bytes;
+    map_.erase(it);
+    if (slots_ > 0) slot_used_[loser] = false;
+    Entry e{slot, stored_bytes, tokens, generation, State::kReady, 0, 0, {}};
+    map_.emplace(key, e);
+    used_bytes_ += stored_bytes;
+    if (slots_ > 0) slot_used_[slot] = true;
+    return loser;
+  }
+  Entry e{slot, stored_bytes, tokens, generation, State::kReady, 0, 0, {}};
+  map_.emplace(key, e);
+  used_bytes_ += stored_bytes;
+  if (slots_ > 0) slot_used_[slot] = true;
+  return std::nullopt;
+}
+
+void ChunkIndex::FinishRecovery() {
+  std::lock_guard<std::mutex> lock(mu_);
+  std::vector<std::pair<uint64_t, ChunkKey>> order;
+  for (const auto& [k, e] : map_) order.emplace_back(e.generation, k);
+  std::sort(order.begin(), order.end(),
+            [](const auto& a, const auto& b) { return a.first < b.first; });
+  lru_.clear();
+  for (const auto& [gen, k] : order) {
+    lru_.push_front(k);  // newest ends at the front
+    map_[k].lru = lru_.begin();
+  }
+  ready_ = map_.size();
+  free_slots_.clear();
+  // Highest slot numbers first on the stack so slots fill from 0 upward.
+  for (uint32_t s = slots_; s-- > 0;) {
+    if (!slot_used_[s]) free_slots_.push_back(s);
+  }
+}
+
+size_t ChunkIndex::ready_chunks() const {
+  std::lock_guard<std::mutex> lock(mu_);
+  return ready_;
+}
+
+uint64_t ChunkIndex::evictions() const {
+  std::lock_guard<std::mutex> lock(mu_);
+  return evictions_;
+}
+
+}  // namespace ferry::kv

@@ -1,0 +1,99 @@
+// The in-memory index of stored chunks: key -> slot, LRU order, pins, readers.
+//
+// A chunk is visible (Lookup/Contains/AcquireRead) only in state kReady, i.e. after its
+// write completed. Eviction takes the least recently used ready chunk that is neither
+// pinned nor being read. One mutex guards everything; every call is short (no I/O under
+// the lock) so lookups stay in the microseconds.
+#pragma once
+
+#include <cstdint>
+#include <list>
+#include <mutex>
+#include <optional>
+#include <span>
+#include <unordered_map>
+#include <vector>
+
+#include "ferry/kv/keys.h"
+#include "ferry/status.h"
+
+namespace ferry::kv {
+
+class ChunkIndex {
+ public:
+  // `slots` > 0: static pool of that many slots. 0: dynamic, bounded by `max_bytes`
+  // (0 = unbounded), slot numbers are then meaningless.
+  ChunkIndex(uint32_t slots, uint64_t max_bytes);
+
+  enum class ReserveResult { kReserved, kPresent, kNoSpace };
+  struct Reservation {
+    uint32_t slot = 0;
+    std::vector<ChunkKey> evicted;        // keys dropped to make room
+    std::vector<uint32_t> evicted_slots;  // static mode: none (slot reused directly)
+  };
+  // Makes room for a new chunk and records it as being written (invisible).
+  ReserveResult Reserve(const ChunkKey& key, uint64_t stored_bytes, uint32_t tokens,
+                        Reservation* out);
+  void Publish(const ChunkKey& key, uint64_t generation);  // write completed: visible
+  void Abort(const ChunkKey& key);                         // write failed: slot freed
+
+  struct ReadRef {
+    uint32_t slot = 0;
+    uint64_t stored_bytes = 0;
+    uint32_t tokens = 0;
+    uint64_t generation = 0;  // tells this copy from a later re-store of the same key
+  };
+  // Marks a ready chunk as being read (not evictable) and makes it most recently used.
+  bool AcquireRead(const ChunkKey& key, ReadRef* out);
+  // `drop`: the chunk was found corrupt; it leaves the index. Returns true when this call
+  // dropped it: the caller then invalidates the stored bytes and calls FreeSlot(*slot).
+  bool ReleaseRead(const ChunkKey& key, uint64_t generation, bool drop, uint32_t* slot);
+
+  // Number of leading keys that are ready.
+  size_t PrefixReady(std::span<const ChunkKey> keys) const;
+  bool Contains(const ChunkKey& key) const;
+
+  // Removes a ready, unpinned, unread chunk; its slot stays reserved until FreeSlot.
+  Status Remove(const ChunkKey& key, uint32_t* slot);
+  void FreeSlot(uint32_t slot);
+  Status Pin(const ChunkKey& key);
+  Status Unpin(const ChunkKey& key);
+
+  // Recovery: a chunk found on storage. Duplicates keep the newest generation; the loser's
+  // slot is returned for invalidation.
+  std::optional<uint32_t> Recover(const ChunkKey& key, uint32_t slot, uint64_t stored_bytes,
+                                  uint32_t tokens, uint64_t generation);
+  // After recovery: every slot not holding a chunk becomes free; LRU ordered by generation.
+  void FinishRecovery();
+
+  size_t ready_chunks() const;
+  uint64_t evictions() const;
+
+ private:
+  enum class State { kWriting, kReady };
+  struct Entry {
+    uint32_t slot = 0;
+    uint64_t stored_bytes = 0;
+    uint32_t tokens = 0;
+    uint64_t generation = 0;
+    State state = State::kWriting;
+    uint32_t pins = 0;
+    uint32_t readers = 0;
+    std::list<ChunkKey>::iterator lru;  // valid when kReady
+  };
+  bool Evictable(const Entry& e) const { return e.pins == 0 && e.readers == 0; }
+  bool EvictOne(Reservation* out);  // under mu_
+
+  const uint32_t slots_;
+  const uint64_t max_bytes_;
+  mutable std::mutex mu_;
+  std::unordered_map<ChunkKey, Entry, ChunkKeyHash> map_;
+  std::list<ChunkKey> lru_;  // front = most recently used (ready entries only)
+  std::vector<uint32_t> free_slots_;
+  std::vector<bool> slot_used_;  // recovery bookkeeping
+  uint64_t used_bytes_ = 0;
+  uint64_t evictions_ = 0;
+  size_t ready_ = 0;
+};
+
+}  // namespace ferry::kv

@@ -1,0 +1,60 @@
+// Validation rules of the configuration; each message names the key and what is allowed.
+#include <algorithm>
+#include <string>
+
+#include "ferry/kv/config.h"
+
+namespace ferry::kv {
+
+Status ValidateConfig(const Config& c, uint64_t chunk_bytes) {
+  if (c.chunk_size <= 0) {
+    return InvalidArgument("chunk_size must be a positive number of tokens, got " +
+                           std::to_string(c.chunk_size));
+  }
+  if (c.nixl_buffer_device != "cpu" && c.nixl_buffer_device != "cuda") {
+    return InvalidArgument("nixl_buffer_device must be one of cpu, cuda; got '" +
+                           c.nixl_buffer_device + "'");
+  }
+  const bool known = std::any_of(std::begin(kKnownBackends), std::end(kKnownBackends),
+                                 [&](const char* b) { return c.nixl_backend == b; });
+  if (!known) {
+    return InvalidArgument(
+        "extra_config.nixl_backend must be one of GDS, GDS_MT, POSIX, HF3FS, "
+        "OBJ; got '" +
+        c.nixl_backend + "'");
+  }
+  const bool gds = c.nixl_backend == "GDS" || c.nixl_backend == "GDS_MT";
+  if (c.nixl_buffer_device == "cuda" && !gds) {
+    return InvalidArgument(
+        "nixl_buffer_device 'cuda' is only allowed with nixl_backend GDS or "
+        "GDS_MT; nixl_backend " +
+        c.nixl_backend + " needs 'cpu'");
+  }
+  if (c.IsFileBackend() && c.nixl_path.empty()) {
+    return InvalidArgument("extra_config.nixl_path is required for nixl_backend " + c.nixl_backend +
+                           ": the directory that holds the storage files");
+  }
+  if (c.nixl_pool_size < 0) {
+    return InvalidArgument(
+        "extra_config.nixl_pool_size must be >= 0 (0 = one file per chunk), "
+        "got " +
+        std::to_string(c.nixl_pool_size));
+  }
+  if (c.nixl_buffer_size == 0) {
+    return InvalidArgument("nixl_buffer_size must be at least one chunk, got 0");
+  }
+  if (chunk_bytes > 0) {
+    // A page is a 4 KiB header plus the chunk rounded up to 4 KiB (O_DIRECT granularity).
+    const uint64_t page = 4096 + ((chunk_bytes + 4095) / 4096) * 4096;
+    if (c.nixl_buffer_size < page) {
+      return InvalidArgument("nixl_buffer_size (" + std::to_string(c.nixl_buffer_size) +
+                             " bytes) must hold at least one chunk: " + std::to_string(page) +
+                             " bytes for chunk_size " + std::to_string(c.chunk_size) +
+                             " of this model (payload " + std::to_string(chunk_bytes) +
+                             " + 4096 header)");
+    }
+  }
+  return Status::Ok();
+}
+
+}  // namespace ferry::kv

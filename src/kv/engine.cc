@@ -1,0 +1,322 @@
+// Engine setup, recovery, index operations and asynchronous stores.
+#include <algorithm>
+
+#include "engine_impl.h"
+#include "kv_copy.h"
+#include "slot_format.h"
+
+namespace ferry::kv {
+namespace {
+
+class StoreHandleImpl final : public StoreHandle {
+ public:
+  bool Done() const override {
+    std::lock_guard<std::mutex> lock(mu_);
+    return done_;
+  }
+  Status Wait() override {
+    std::unique_lock<std::mutex> lock(mu_);
+    cv_.wait(lock, [&] { return done_; });
+    return status_;
+  }
+  StoreResult result() const override {
+    std::lock_guard<std::mutex> lock(mu_);
+    return result_;
+  }
+  void Finish(Status s, StoreResult r) {
+    {
+      std::lock_guard<std::mutex> lock(mu_);
+      status_ = std::move(s);
+      result_ = r;
+      done_ = true;
+    }
+    cv_.notify_all();
+  }
+
+ private:
+  mutable std::mutex mu_;
+  std::condition_variable cv_;
+  bool done_ = false;
+  Status status_;
+  StoreResult result_;
+};
+
+struct RecoverCtx {
+  EngineImpl* engine;
+  std::vector<ChunkLocation> to_wipe;  // slots whose content is ours but unusable
+  uint64_t max_generation = 0;
+};
+
+void VisitHeader(void* p, const ChunkLocation& loc, const uint8_t* bytes, uint64_t file_size) {
+  auto* ctx = static_cast<RecoverCtx*>(p);
+  EngineImpl* e = ctx->engine;
+  ChunkHeader h;
+  Status s = DecodeHeader(bytes, &h);
+  if (s.code() == Code::kNotFound) return;  // empty or invalidated slot
+  const bool usable = s.ok() && h.seed == e->seed_ && h.geometry == e->g_ &&
+                      h.chunk_size == e->chunk_size_ && file_size >= StoredBytes(h.payload_bytes) &&
+                      (!e->storage_->dynamic() || h.key == loc.key);
+  if (!usable) {
+    // A torn or foreign header under our own deterministic name: never serve it.
+    e->counters_.corrupt.fetch_add(1);
+    ctx->to_wipe.push_back(loc);
+    return;
+  }
+  ctx->max_generation = std::max(ctx->max_generation, h.generation);
+  std::optional<uint32_t> loser =
+      e->index_->Recover(h.key, loc.slot, StoredBytes(h.payload_bytes), h.tokens, h.generation);
+  if (loser)
+    ctx->to_wipe.push_back({*loser, h.key});
+  else
+    e->counters_.recovered.fetch_add(1);
+}
+
+}  // namespace
+
+EngineImpl::~EngineImpl() {
+  {
+    std::lock_guard<std::mutex> lock(async_mu_);
+    async_stop_ = true;
+  }
+  async_cv_.notify_all();
+  for (std::thread& t : async_threads_) t.join();
+}
+
+Status EngineImpl::Init(const Config& config, const EngineOptions& options) {
+  config_ = config;
+  options_ = options;
+  g_ = options.geometry;
+  if (!g_.Valid()) {
+    return InvalidArgument(
+        "model geometry needs layers, kv_heads, head_size > 0 and a known "
+        "dtype (MLA: kv_heads 1)");
+  }
+  chunk_bytes_ = g_.BytesPerToken() * static_cast<uint64_t>(config.chunk_size);
+  Status s = ValidateConfig(config, chunk_bytes_);
+  if (!s.ok()) return s;
+  if (!config.enable_nixl_storage) {
+    return InvalidArgument(
+        "extra_config.enable_nixl_storage is false: set it to true to store "
+        "KV chunks through NIXL storage");
+  }
+  chunk_size_ = static_cast<uint32_t>(config.chunk_size);
+  seed_ = ChainSeed(options.model, g_, chunk_size_);
+  Storage::Options so;
+  so.seed = seed_;
+  so.worker_id = options.model.worker_id;
+  so.page_bytes = StoredBytes(chunk_bytes_);
+  so.agent_name = options.agent_name;
+  so.agent = options.agent;
+  s = Storage::Open(config, so, &storage_);
+  if (!s.ok()) return s;
+  pages_ = std::make_unique<PagePool>(storage_->pages());
+  queue_depth_ = std::clamp<uint32_t>(options.queue_depth, 1, storage_->pages());
+  index_ = std::make_unique<ChunkIndex>(storage_->slots(), config.nixl_max_storage_size);
+  s = Recover();
+  if (!s.ok()) return s;
+  for (uint32_t i = 0; i < std::max<uint32_t>(1, options.async_threads); ++i) {
+    async_threads_.emplace_back([this] { AsyncLoop(); });
+  }
+  return Status::Ok();
+}
+
+Status EngineImpl::Recover() {
+  RecoverCtx ctx{this, {}, 0};
+  Status s = storage_->ScanHeaders(&VisitHeader, &ctx);
+  if (!s.ok()) return s;
+  for (const ChunkLocation& loc : ctx.to_wipe) {
+    s = storage_->Invalidate(loc);
+    if (!s.ok()) return s.WithContext("wiping an unusable chunk during recovery");
+  }
+  index_->FinishRecovery();
+  generation_.store(ctx.max_generation + 1);
+  return Status::Ok();
+}
+
+std::vector<ChunkKey> EngineImpl::Keys(std::span<const int32_t> tokens, size_t max_chunks) const {
+  return ChunkKeys(seed_, tokens, chunk_size_, config_.save_unfull_chunk, max_chunks);
+}
+
+uint64_t EngineImpl::Lookup(std::span<const int32_t> tokens) const {
+  // Hash a few chunks at a time: a miss near the start costs little hashing.
+  constexpr size_t kStep = 16;
+  ChunkKey prev = seed_;
+  uint64_t matched = 0;
+  std::vector<ChunkKey> keys;
+  keys.reserve(kStep);
+  uint64_t pos = 0;
+  while (pos < tokens.size()) {
+    keys.clear();
+    std::vector<uint32_t> lens;
+    uint64_t p = pos;
+    while (keys.size() < kStep && p < tokens.size()) {
+      const uint64_t n = std::min<uint64_t>(chunk_size_, tokens.size() - p);
+      if (n < chunk_size_ && !config_.save_unfull_chunk) break;
+      prev = NextKey(prev, tokens.subspan(p, n));
+      keys.push_back(prev);
+      lens.push_back(static_cast<uint32_t>(n));
+      p += n;
+    }
+    if (keys.empty()) break;
+    const size_t ready = index_->PrefixReady(keys);
+    for (size_t i = 0; i < ready; ++i) matched += lens[i];
+    if (ready < keys.size()) break;
+    pos = p;
+  }
+  return matched;
+}
+
+Status EngineImpl::RemoveChunk(const ChunkKey& key) {
+  uint32_t slot = 0;
+  Status s = index_->Remove(key, &slot);
+  if (!s.ok()) return s;
+  s = storage_->Invalidate({slot, key});
+  // The slot is reused only once its old header is gone, so a restart cannot revive it.
+  if (s.ok()) index_->FreeSlot(slot);
+  return s;
+}
+
+void EngineImpl::DropCorrupt(const ChunkKey& key, uint64_t generation) {
+  counters_.corrupt.fetch_add(1);
+  uint32_t slot = 0;
+  if (index_->ReleaseRead(key, generation, /*drop=*/true, &slot)) {
+    if (storage_->Invalidate({slot, key}).ok()) index_->FreeSlot(slot);
+  }
+}
+
+std::shared_ptr<StoreHandle> EngineImpl::StoreAsync(std::span<const int32_t> tokens,
+                                                    const KvLayout& kv) {
+  auto handle = std::make_shared<StoreHandleImpl>();
+  auto owned = std::make_shared<std::vector<int32_t>>(tokens.begin(), tokens.end());
+  auto task = [this, handle, owned, kv] {
+    StoreRequest req{std::span<const int32_t>(*owned), kv};
+    std::vector<StoreResult> results;
+    Status s = StoreMany({&req, 1}, &results);
+    handle->Finish(std::move(s), results.empty() ? StoreResult{} : results[0]);
+  };
+  {
+    std::lock_guard<std::mutex> lock(async_mu_);
+    async_tasks_.push_back(std::move(task));
+  }
+  async_cv_.notify_one();
+  return handle;
+}
+
+void EngineImpl::AsyncLoop() {
+  for (;;) {
+    std::function<void()> task;
+    {
+      std::unique_lock<std::mutex> lock(async_mu_);
+      async_cv_.wait(lock, [&] { return async_stop_ || !async_tasks_.empty(); });
+      // Drain before stopping: a StoreHandle must always complete.
+      if (async_tasks_.empty()) return;
+      task = std::move(async_tasks_.front());
+      async_tasks_.pop_front();
+    }
+    task();
+  }
+}
+
+EngineStats EngineImpl::Stats() const {
+  EngineStats s;
+  s.chunks_stored = counters_.chunks_stored.load();
+  s.bytes_stored = counters_.bytes_stored.load();
+  s.chunks_loaded = counters_.chunks_loaded.load();
+  s.bytes_loaded = counters_.bytes_loaded.load();
+  s.chunks_present_on_store = counters_.present_on_store.load();
+  s.evictions = index_->evictions();
+  s.store_failed_no_space = counters_.no_space.load();
+  s.store_failed_io = counters_.store_io.load();
+  s.corrupt_chunks = counters_.corrupt.load();
+  s.load_failed_io = counters_.load_io.load();
+  s.recovered_chunks = counters_.recovered.load();
+  s.resident_chunks = index_->ready_chunks();
+  s.capacity_chunks = storage_->slots();
+  return s;
+}
+
+// --- Engine: thin forwarding ---
+
+Engine::Engine(std::unique_ptr<EngineImpl> impl) : impl_(std::move(impl)) {}
+Engine::~Engine() = default;
+
+Status Engine::Create(const Config& config, const EngineOptions& options,
+                      std::unique_ptr<Engine>* out) {
+  auto impl = std::make_unique<EngineImpl>();
+  Status s = impl->Init(config, options);
+  if (!s.ok()) return s;
+  out->reset(new Engine(std::move(impl)));
+  return Status::Ok();
+}
+
+std::vector<ChunkKey> Engine::Keys(std::span<const int32_t> tokens) const {
+  return impl_->Keys(tokens);
+}
+
+Status Engine::Store(std::span<const int32_t> tokens, const KvLayout& kv, StoreResult* result) {
+  StoreRequest req{tokens, kv};
+  std::vector<StoreResult> results;
+  Status s = impl_->StoreMany({&req, 1}, &results);
+  if (result != nullptr && !results.empty()) *result = results[0];
+  return s;
+}
+
+Status Engine::BatchedStore(std::span<const StoreRequest> requests,
+                            std::vector<StoreResult>* results) {
+  std::vector<StoreResult> local;
+  return impl_->StoreMany(requests, results != nullptr ? results : &local);
+}
+
+std::shared_ptr<StoreHandle> Engine::StoreAsync(std::span<const int32_t> tokens,
+                                                const KvLayout& kv) {
+  return impl_->StoreAsync(tokens, kv);
+}
+
+Status Engine::Retrieve(std::span<const int32_t> tokens, const KvLayout& kv, uint64_t* restored) {
+  StoreRequest req{tokens, kv};
+  std::vector<uint64_t> out;
+  Status s = impl_->RetrieveMany({&req, 1}, &out);
+  if (restored != nullptr) *restored = out.empty() ? 0 : out[0];
+  return s;
+}
+
+Status Engine::BatchedRetrieve(std::span<const StoreRequest> requests,
+                               std::vector<uint64_t>* restored) {
+  std::vector<uint64_t> local;
+  return impl_->RetrieveMany(requests, restored != nullptr ? restored : &local);
+}
+
+uint64_t Engine::Lookup(std::span<const int32_t> tokens) {
+  return impl_->Lookup(tokens);
+}
+
+std::vector<uint64_t> Engine::BatchedLookup(std::span<const std::span<const int32_t>> prompts) {
+  std::vector<uint64_t> out;
+  out.reserve(prompts.size());
+  for (const auto& p : prompts) out.push_back(impl_->Lookup(p));
+  return out;
+}
+
+bool Engine::Contains(const ChunkKey& key) const {
+  return impl_->index_->Contains(key);
+}
+Status Engine::Remove(const ChunkKey& key) {
+  return impl_->RemoveChunk(key);
+}
+Status Engine::Pin(const ChunkKey& key) {
+  return impl_->index_->Pin(key);
+}
+Status Engine::Unpin(const ChunkKey& key) {
+  return impl_->index_->Unpin(key);
+}
+EngineStats Engine::Stats() const {
+  return impl_->Stats();
+}
+const Config& Engine::config() const {
+  return impl_->config_;
+}
+uint64_t Engine::chunk_bytes() const {
+  return impl_->chunk_bytes_;
+}
+
+}  // namespace ferry::kv

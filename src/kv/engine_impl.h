@@ -1,0 +1,64 @@
+// The engine's private state, shared by engine.cc (setup, index API, async) and
+// engine_io.cc (the store and retrieve pipelines).
+#pragma once
+
+#include <atomic>
+#include <condition_variable>
+#include <deque>
+#include <functional>
+#include <mutex>
+#include <thread>
+
+#include "chunk_index.h"
+#include "ferry/kv/engine.h"
+#include "page_pool.h"
+#include "storage.h"
+
+namespace ferry::kv {
+
+class EngineImpl {
+ public:
+  ~EngineImpl();
+  Status Init(const Config& config, const EngineOptions& options);
+
+  std::vector<ChunkKey> Keys(std::span<const int32_t> tokens, size_t max_chunks = SIZE_MAX) const;
+  Status StoreMany(std::span<const StoreRequest> requests, std::vector<StoreResult>* results);
+  Status RetrieveMany(std::span<const StoreRequest> requests, std::vector<uint64_t>* restored);
+  uint64_t Lookup(std::span<const int32_t> tokens) const;
+  Status RemoveChunk(const ChunkKey& key);
+  std::shared_ptr<StoreHandle> StoreAsync(std::span<const int32_t> tokens, const KvLayout& kv);
+  EngineStats Stats() const;
+
+  // Drops a chunk found corrupt and wipes its stored copy.
+  void DropCorrupt(const ChunkKey& key, uint64_t generation);
+
+  Config config_;
+  EngineOptions options_;
+  KvGeometry g_;
+  ChunkKey seed_;
+  uint32_t chunk_size_ = 0;
+  uint64_t chunk_bytes_ = 0;  // payload of a full chunk
+  uint32_t queue_depth_ = 1;
+  std::unique_ptr<Storage> storage_;
+  std::unique_ptr<PagePool> pages_;
+  std::unique_ptr<ChunkIndex> index_;
+  std::atomic<uint64_t> generation_{1};
+
+  struct Counters {
+    std::atomic<uint64_t> chunks_stored{0}, bytes_stored{0}, chunks_loaded{0}, bytes_loaded{0};
+    std::atomic<uint64_t> present_on_store{0}, no_space{0}, store_io{0}, corrupt{0}, load_io{0};
+    std::atomic<uint64_t> recovered{0};
+  } counters_;
+
+ private:
+  Status Recover();
+  void AsyncLoop();
+
+  std::mutex async_mu_;
+  std::condition_variable async_cv_;
+  std::deque<std::function<void()>> async_tasks_;
+  bool async_stop_ = false;
+  std::vector<std::thread> async_threads_;
+};
+
+}  // namespace ferry::kv

@@ -1,0 +1,224 @@
+// The store and retrieve pipelines: up to queue_depth chunk transfers in flight per call,
+// each on its own buffer page, completed in submission order.
+#include <cstring>
+#include <deque>
+
+#include "engine_impl.h"
+#include "kv_copy.h"
+#include "slot_format.h"
+
+namespace ferry::kv {
+namespace {
+
+struct Inflight {
+  size_t request;
+  ChunkKey key;
+  uint64_t t0;
+  uint32_t tokens;
+  uint32_t page;
+  uint64_t generation;
+  std::unique_ptr<PendingIo> io;
+};
+
+// Pages are taken without blocking while this call has transfers of its own to finish
+// (see page_pool.h); `finish_oldest` completes one of them.
+template <typename Finish>
+uint32_t TakePage(PagePool& pool, std::deque<Inflight>& inflight, Finish finish_oldest) {
+  for (;;) {
+    if (std::optional<uint32_t> p = pool.TryAcquire()) return *p;
+    if (inflight.empty()) return pool.Acquire();
+    finish_oldest();
+  }
+}
+
+}  // namespace
+
+Status EngineImpl::StoreMany(std::span<const StoreRequest> requests,
+                             std::vector<StoreResult>* results) {
+  results->assign(requests.size(), StoreResult{});
+  std::vector<Status> failed(requests.size());
+  std::deque<Inflight> inflight;
+
+  auto finish_oldest = [&] {
+    Inflight f = std::move(inflight.front());
+    inflight.pop_front();
+    Status s = f.io->Wait();
+    pages_->Release(f.page);
+    if (s.ok()) {
+      index_->Publish(f.key, f.generation);  // visible only now that the bytes are stored
+      counters_.chunks_stored.fetch_add(1);
+      counters_.bytes_stored.fetch_add(uint64_t{f.tokens} * g_.BytesPerToken());
+      (*results)[f.request].chunks_written++;
+    } else {
+      index_->Abort(f.key);
+      counters_.store_io.fetch_add(1);
+      if (failed[f.request].ok()) failed[f.request] = s.WithContext("storing chunk " + f.key.Hex());
+    }
+  };
+
+  for (size_t r = 0; r < requests.size(); ++r) {
+    const StoreRequest& req = requests[r];
+    Status s = CheckLayout(req.kv, g_);
+    if (!s.ok()) {
+      failed[r] = s;
+      continue;
+    }
+    const std::vector<ChunkKey> keys = Keys(req.tokens);
+    const uint64_t win_begin = req.kv.first_token;
+    const uint64_t win_end = req.kv.first_token + req.kv.capacity_tokens;
+    for (size_t i = 0; i < keys.size() && failed[r].ok(); ++i) {
+      const uint64_t t0 = uint64_t{i} * chunk_size_;
+      const uint32_t n =
+          static_cast<uint32_t>(std::min<uint64_t>(chunk_size_, req.tokens.size() - t0));
+      if (t0 < win_begin || t0 + n > win_end) continue;  // not in the caller's memory
+      const uint64_t payload = uint64_t{n} * g_.BytesPerToken();
+      ChunkIndex::Reservation res;
+      switch (index_->Reserve(keys[i], StoredBytes(payload), n, &res)) {
+        case ChunkIndex::ReserveResult::kPresent:
+          counters_.present_on_store.fetch_add(1);
+          (*results)[r].chunks_present++;
+          continue;
+        case ChunkIndex::ReserveResult::kNoSpace:
+          counters_.no_space.fetch_add(1);
+          failed[r] = Status(Code::kNoSpace,
+                             "KV pool full: every stored chunk is pinned or in use, chunk " +
+                                 std::to_string(i) + " of the request was not stored");
+          continue;
+        case ChunkIndex::ReserveResult::kReserved:
+          break;
+      }
+      for (const ChunkKey& gone : res.evicted) {
+        if (storage_->dynamic()) (void)storage_->Invalidate({0, gone});
+      }
+      while (inflight.size() >= queue_depth_) finish_oldest();
+      const uint32_t page = TakePage(*pages_, inflight, finish_oldest);
+      uint8_t* buf = storage_->page(page);
+      GatherChunk(req.kv, g_, t0, n, buf + kHeaderBytes);
+      ChunkHeader h;
+      h.key = keys[i];
+      h.seed = seed_;
+      h.geometry = g_;
+      h.chunk_size = chunk_size_;
+      h.tokens = n;
+      h.payload_bytes = payload;
+      h.payload_checksum = PayloadChecksum(buf + kHeaderBytes, payload);
+      h.generation = generation_.fetch_add(1);
+      h.world_size = options_.model.world_size;
+      h.worker_id = options_.model.worker_id;
+      h.model_name = options_.model.model_name;
+      EncodeHeader(h, buf);
+      // Zero the O_DIRECT padding so files never carry stale buffer bytes.
+      std::memset(buf + kHeaderBytes + payload, 0, AlignUp(payload) - payload);
+      std::unique_ptr<PendingIo> io;
+      s = storage_->StartWrite(page, {res.slot, keys[i]}, StoredBytes(payload), &io);
+      if (!s.ok()) {
+        pages_->Release(page);
+        index_->Abort(keys[i]);
+        counters_.store_io.fetch_add(1);
+        failed[r] = s.WithContext("storing chunk " + keys[i].Hex());
+        continue;
+      }
+      inflight.push_back({r, keys[i], t0, n, page, h.generation, std::move(io)});
+    }
+  }
+  while (!inflight.empty()) finish_oldest();
+
+  Status first;
+  for (size_t r = 0; r < requests.size(); ++r) {
+    const std::vector<ChunkKey> keys = Keys(requests[r].tokens);
+    const size_t ready = index_->PrefixReady(keys);
+    (*results)[r].tokens_covered =
+        std::min<uint64_t>(uint64_t{ready} * chunk_size_, requests[r].tokens.size());
+    if (first.ok() && !failed[r].ok()) first = failed[r];
+  }
+  return first;
+}
+
+Status EngineImpl::RetrieveMany(std::span<const StoreRequest> requests,
+                                std::vector<uint64_t>* restored) {
+  restored->assign(requests.size(), 0);
+  std::vector<bool> stopped(requests.size(), false);
+  std::deque<Inflight> inflight;
+  Status first;
+
+  auto finish_oldest = [&] {
+    Inflight f = std::move(inflight.front());
+    inflight.pop_front();
+    Status s = f.io->Wait();
+    const uint8_t* buf = storage_->page(f.page);
+    bool good = false;
+    if (s.ok()) {
+      ChunkHeader h;
+      Status hs = DecodeHeader(buf, &h);
+      const uint64_t payload = uint64_t{f.tokens} * g_.BytesPerToken();
+      good = hs.ok() && h.key == f.key && h.seed == seed_ && h.geometry == g_ &&
+             h.tokens == f.tokens && h.payload_bytes == payload &&
+             PayloadChecksum(buf + kHeaderBytes, payload) == h.payload_checksum;
+      if (good && !stopped[f.request]) {
+        ScatterChunk(buf + kHeaderBytes, g_, f.t0, f.tokens, requests[f.request].kv);
+        (*restored)[f.request] = f.t0 + f.tokens;
+        counters_.chunks_loaded.fetch_add(1);
+        counters_.bytes_loaded.fetch_add(payload);
+      }
+    } else {
+      counters_.load_io.fetch_add(1);
+      if (first.ok()) first = s.WithContext("loading chunk " + f.key.Hex());
+    }
+    pages_->Release(f.page);
+    uint32_t unused = 0;
+    if (s.ok() && !good) {
+      DropCorrupt(f.key, f.generation);  // a miss plus a counter, never returned bytes
+    } else {
+      (void)index_->ReleaseRead(f.key, f.generation, false, &unused);
+    }
+    if (!good) stopped[f.request] = true;  // the prefix ends before this chunk
+  };
+
+  for (size_t r = 0; r < requests.size(); ++r) {
+    const StoreRequest& req = requests[r];
+    Status s = CheckLayout(req.kv, g_);
+    if (!s.ok()) {
+      if (first.ok()) first = s;
+      continue;
+    }
+    const std::vector<ChunkKey> keys = Keys(req.tokens);
+    const uint64_t win_begin = req.kv.first_token;
+    const uint64_t win_end = req.kv.first_token + req.kv.capacity_tokens;
+    for (size_t i = 0; i < keys.size() && !stopped[r]; ++i) {
+      const uint64_t t0 = uint64_t{i} * chunk_size_;
+      const uint32_t n =
+          static_cast<uint32_t>(std::min<uint64_t>(chunk_size_, req.tokens.size() - t0));
+      if (t0 + n <= win_begin) {
+        // Before the caller's window: counts only if stored.
+        if (!index_->Contains(keys[i])) break;
+        (*restored)[r] = t0 + n;
+        continue;
+      }
+      if (t0 < win_begin || t0 + n > win_end) break;
+      ChunkIndex::ReadRef ref;
+      if (!index_->AcquireRead(keys[i], &ref)) break;
+      while (inflight.size() >= queue_depth_) finish_oldest();
+      if (stopped[r]) {
+        uint32_t unused = 0;
+        (void)index_->ReleaseRead(keys[i], ref.generation, false, &unused);
+        break;
+      }
+      const uint32_t page = TakePage(*pages_, inflight, finish_oldest);
+      std::unique_ptr<PendingIo> io;
+      s = storage_->StartRead(page, {ref.slot, keys[i]}, ref.stored_bytes, &io);
+      if (!s.ok()) {
+        pages_->Release(page);
+        uint32_t unused = 0;
+        (void)index_->ReleaseRead(keys[i], ref.generation, false, &unused);
+        counters_.load_io.fetch_add(1);
+        if (first.ok()) first = s.WithContext("loading chunk " + keys[i].Hex());
+        break;
+      }
+      inflight.push_back({r, keys[i], t0, n, page, ref.generation, std::move(io)});
+    }
+  }
+  while (!inflight.empty()) finish_oldest();
+  return first;
+}
+
+}  // namespace ferry::kv

@@ -1,0 +1,122 @@
+// Chunk header encoding. The struct below is the on-disk layout (little-endian hosts).
+#include "slot_format.h"
+
+#include "fast_hash.h"
+
+#include <xxhash.h>
+
+#include <algorithm>
+#include <cstring>
+
+namespace ferry::kv {
+namespace {
+
+constexpr char kMagic[8] = {'F', 'E', 'R', 'R', 'Y', 'K', 'V', '1'};
+
+struct DiskHeader {
+  char magic[8];
+  uint32_t version;
+  uint32_t header_bytes;
+  uint64_t key_hi, key_lo;
+  uint64_t seed_hi, seed_lo;
+  uint32_t layers, kv_heads, head_size;
+  uint8_t dtype, mla, pad0, pad1;
+  uint32_t chunk_size, tokens;
+  uint64_t payload_bytes;
+  uint64_t payload_checksum;
+  uint64_t generation;
+  uint32_t world_size, worker_id;
+  char model_name[128];
+  uint64_t header_checksum;  // XXH3-64 of every byte before this field
+};
+static_assert(sizeof(DiskHeader) < kHeaderBytes);
+static_assert(offsetof(DiskHeader, header_checksum) % 8 == 0);
+
+}  // namespace
+
+void EncodeHeader(const ChunkHeader& h, void* dst) {
+  std::memset(dst, 0, kHeaderBytes);
+  DiskHeader d{};
+  std::memcpy(d.magic, kMagic, sizeof(kMagic));
+  d.version = kFormatVersion;
+  d.header_bytes = kHeaderBytes;
+  d.key_hi = h.key.hi;
+  d.key_lo = h.key.lo;
+  d.seed_hi = h.seed.hi;
+  d.seed_lo = h.seed.lo;
+  d.layers = h.geometry.layers;
+  d.kv_heads = h.geometry.kv_heads;
+  d.head_size = h.geometry.head_size;
+  d.dtype = static_cast<uint8_t>(h.geometry.dtype);
+  d.mla = h.geometry.mla ? 1 : 0;
+  d.chunk_size = h.chunk_size;
+  d.tokens = h.tokens;
+  d.payload_bytes = h.payload_bytes;
+  d.payload_checksum = h.payload_checksum;
+  d.generation = h.generation;
+  d.world_size = h.world_size;
+  d.worker_id = h.worker_id;
+  std::memcpy(d.model_name, h.model_name.data(),
+              std::min(h.model_name.size(), sizeof(d.model_name) - 1));
+  d.header_checksum = XXH3_64bits(&d, offsetof(DiskHeader, header_checksum));
+  std::memcpy(dst, &d, sizeof(d));
+}
+
+Status DecodeHeader(const void* src, ChunkHeader* out) {
+  DiskHeader d;
+  std::memcpy(&d, src, sizeof(d));
+  const auto* bytes = static_cast<const unsigned char*>(src);
+  if (std::all_of(bytes, bytes + sizeof(d), [](unsigned char b) { return b == 0; })) {
+    return NotFound("empty slot");
+  }
+  if (std::memcmp(d.magic, kMagic, sizeof(kMagic)) != 0) {
+    return Status(Code::kCorrupt, "bad magic (not a Ferry chunk)");
+  }
+  if (d.header_checksum != XXH3_64bits(&d, offsetof(DiskHeader, header_checksum))) {
+    return Status(Code::kCorrupt, "header checksum mismatch");
+  }
+  if (d.version != kFormatVersion || d.header_bytes != kHeaderBytes) {
+    return Status(Code::kCorrupt, "unsupported format version " + std::to_string(d.version));
+  }
+  ChunkHeader h;
+  h.key = {d.key_hi, d.key_lo};
+  h.seed = {d.seed_hi, d.seed_lo};
+  h.geometry.layers = d.layers;
+  h.geometry.kv_heads = d.kv_heads;
+  h.geometry.head_size = d.head_size;
+  h.geometry.dtype = static_cast<DType>(d.dtype);
+  h.geometry.mla = d.mla != 0;
+  h.chunk_size = d.chunk_size;
+  h.tokens = d.tokens;
+  h.payload_bytes = d.payload_bytes;
+  h.payload_checksum = d.payload_checksum;
+  h.generation = d.generation;
+  h.world_size = d.world_size;
+  h.worker_id = d.worker_id;
+  d.model_name[sizeof(d.model_name) - 1] = '\0';
+  h.model_name = d.model_name;
+  if (!h.geometry.Valid() || h.tokens == 0 || h.tokens > h.chunk_size ||
+      h.payload_bytes != h.geometry.BytesPerToken() * h.tokens) {
+    return Status(Code::kCorrupt, "header geometry does not add up");
+  }
+  *out = std::move(h);
+  return Status::Ok();
+}
+
+uint64_t PayloadChecksum(const void* data, uint64_t len) {
+  return Checksum64(data, len);
+}
+
+std::string PoolPrefix(const ChunkKey& seed, uint32_t worker_id) {
+  return std::string(kFilePrefix) + seed.Hex().substr(0, 16) + ".w" + std::to_string(worker_id);
+}
+
+std::string SlotFileName(const ChunkKey& seed, uint32_t worker_id, uint32_t slot) {
+  return PoolPrefix(seed, worker_id) + ".slot" + std::to_string(slot);
+}
+
+std::string KeyFileName(const ChunkKey& seed, uint32_t worker_id, const ChunkKey& key) {
+  return PoolPrefix(seed, worker_id) + ".k" + key.Hex();
+}
+
+}  // namespace ferry::kv

@@ -1,0 +1,57 @@
+// On-storage format of one chunk: a 4 KiB header followed by the payload, padded to 4 KiB so
+// the same bytes can be written with O_DIRECT. The header makes every chunk file
+// self-describing: recovery rebuilds the index from headers alone, and every read checks
+// the header and the payload checksum before any byte reaches the caller.
+#pragma once
+
+#include <cstdint>
+#include <string>
+
+#include "ferry/kv/keys.h"
+#include "ferry/status.h"
+
+namespace ferry::kv {
+
+inline constexpr uint64_t kHeaderBytes = 4096;
+inline constexpr uint64_t kAlign = 4096;
+inline constexpr uint32_t kFormatVersion = 1;
+// Every file the engine creates starts with this prefix; ls/verify/clear touch no others.
+inline constexpr const char* kFilePrefix = "ferry-kv.";
+
+inline uint64_t AlignUp(uint64_t v) {
+  return (v + kAlign - 1) / kAlign * kAlign;
+}
+// Header + payload padded: the bytes one chunk occupies in the buffer and in its file.
+inline uint64_t StoredBytes(uint64_t payload) {
+  return kHeaderBytes + AlignUp(payload);
+}
+
+struct ChunkHeader {
+  ChunkKey key;
+  ChunkKey seed;  // identifies model, rank and layout (keys.h ChainSeed)
+  KvGeometry geometry;
+  uint32_t chunk_size = 0;  // configured tokens per chunk
+  uint32_t tokens = 0;      // tokens in this chunk (< chunk_size for a trailing chunk)
+  uint64_t payload_bytes = 0;
+  uint64_t payload_checksum = 0;  // XXH3-64 of the payload
+  uint64_t generation = 0;        // store order; larger = more recently stored
+  uint32_t world_size = 1;
+  uint32_t worker_id = 0;
+  std::string model_name;  // truncated to 127 bytes on disk
+};
+
+// Writes the header into `dst` (kHeaderBytes, zero-filled first).
+void EncodeHeader(const ChunkHeader& h, void* dst);
+
+// Parses and checks magic, version and the header's own checksum. kNotFound for an
+// all-zero (empty or invalidated) header, kCorrupt with the reason otherwise.
+Status DecodeHeader(const void* src, ChunkHeader* out);
+
+uint64_t PayloadChecksum(const void* data, uint64_t len);
+
+// Deterministic names, derived only from hex digits and numbers (never from user input).
+std::string PoolPrefix(const ChunkKey& seed, uint32_t worker_id);  // "ferry-kv.<16 hex>.w<id>"
+std::string SlotFileName(const ChunkKey& seed, uint32_t worker_id, uint32_t slot);
+std::string KeyFileName(const ChunkKey& seed, uint32_t worker_id, const ChunkKey& key);
+
+}  // namespace ferry::kv

@@ -1,0 +1,221 @@
+// Engine storage behaviour: eviction, pinning, restart persistence, corruption, removal,
+// dynamic (one file per key) mode.
+#include <gmock/gmock.h>
+#include <gtest/gtest.h>
+
+#include <filesystem>
+#include <fstream>
+
+#include "ferry/kv/engine.h"
+#include "kv_test_util.h"
+
+namespace ferry::kv {
+namespace {
+
+using testing::kChunk;
+using testing::MakeKv;
+using testing::SmallConfig;
+using testing::SmallGeometry;
+using testing::SmallOptions;
+using testing::Tokens;
+
+std::unique_ptr<Engine> MakeEngine(const Config& c, const EngineOptions& o = SmallOptions()) {
+  std::unique_ptr<Engine> e;
+  Status s = Engine::Create(c, o, &e);
+  EXPECT_TRUE(s.ok()) << s.ToString();
+  return e;
+}
+
+// One-chunk prompts, each distinct.
+std::vector<int32_t> Prompt(int i) {
+  return Tokens(kChunk, 1000 * (i + 1));
+}
+
+Status StorePrompt(Engine& e, const std::vector<int32_t>& t) {
+  auto kv = MakeKv(t, SmallGeometry());
+  return e.Store(t, KvLayout::Contiguous(kv.data(), t.size()));
+}
+
+uint64_t RetrieveChecked(Engine& e, const std::vector<int32_t>& t) {
+  std::vector<uint8_t> out(t.size() * SmallGeometry().BytesPerToken());
+  uint64_t restored = 0;
+  Status s = e.Retrieve(t, KvLayout::Contiguous(out.data(), t.size()), &restored);
+  EXPECT_TRUE(s.ok()) << s.ToString();
+  EXPECT_TRUE(testing::PrefixMatches(out, t, SmallGeometry(), restored));
+  return restored;
+}
+
+TEST(KvStore, EvictsLeastRecentlyUsed) {
+  testing::TempDir dir;
+  auto e = MakeEngine(SmallConfig(dir.str(), 4));
+  for (int i = 0; i < 4; ++i) ASSERT_TRUE(StorePrompt(*e, Prompt(i)).ok());
+  EXPECT_EQ(RetrieveChecked(*e, Prompt(0)), kChunk);  // 0 becomes most recent; 1 is LRU
+  ASSERT_TRUE(StorePrompt(*e, Prompt(4)).ok());
+  EXPECT_EQ(e->Lookup(Prompt(1)), 0u);
+  for (int i : {0, 2, 3, 4}) EXPECT_EQ(e->Lookup(Prompt(i)), kChunk) << i;
+  EXPECT_EQ(e->Stats().evictions, 1u);
+  EXPECT_EQ(e->Stats().resident_chunks, 4u);
+}
+
+TEST(KvStore, PinnedChunksAreNeverEvictedAndFullPoolFailsVisibly) {
+  testing::TempDir dir;
+  auto e = MakeEngine(SmallConfig(dir.str(), 3));
+  for (int i = 0; i < 3; ++i) ASSERT_TRUE(StorePrompt(*e, Prompt(i)).ok());
+  ASSERT_TRUE(e->Pin(e->Keys(Prompt(0))[0]).ok());
+  ASSERT_TRUE(e->Pin(e->Keys(Prompt(1))[0]).ok());
+  ASSERT_TRUE(StorePrompt(*e, Prompt(3)).ok());  // evicts 2, the only unpinned chunk
+  EXPECT_EQ(e->Lookup(Prompt(2)), 0u);
+  ASSERT_TRUE(e->Pin(e->Keys(Prompt(3))[0]).ok());
+  Status s = StorePrompt(*e, Prompt(4));
+  EXPECT_EQ(s.code(), Code::kNoSpace);
+  EXPECT_THAT(s.message(), ::testing::HasSubstr("pinned"));
+  EXPECT_EQ(e->Stats().store_failed_no_space, 1u);
+  EXPECT_EQ(e->Lookup(Prompt(4)), 0u);
+  EXPECT_EQ(e->Remove(e->Keys(Prompt(0))[0]).code(), Code::kBusy);
+  ASSERT_TRUE(e->Unpin(e->Keys(Prompt(0))[0]).ok());
+  EXPECT_EQ(e->Unpin(e->Keys(Prompt(0))[0]).code(), Code::kInvalidArgument);
+  ASSERT_TRUE(StorePrompt(*e, Prompt(4)).ok());
+  EXPECT_EQ(e->Lookup(Prompt(0)), 0u);  // the unpinned one went
+  EXPECT_EQ(e->Lookup(Prompt(1)), kChunk);
+  EXPECT_EQ(e->Pin(e->Keys(Prompt(9))[0]).code(), Code::kNotFound);
+}
+
+TEST(KvStore, RestartKeepsTheCache) {
+  testing::TempDir dir;
+  const auto tokens = Tokens(5 * kChunk, 21);
+  {
+    auto e = MakeEngine(SmallConfig(dir.str(), 8));
+    ASSERT_TRUE(StorePrompt(*e, tokens).ok());
+    ASSERT_TRUE(StorePrompt(*e, Prompt(1)).ok());
+    ASSERT_TRUE(StorePrompt(*e, Prompt(2)).ok());
+    ASSERT_TRUE(e->Remove(e->Keys(Prompt(2))[0]).ok());
+  }
+  auto e = MakeEngine(SmallConfig(dir.str(), 8));
+  EXPECT_EQ(e->Stats().recovered_chunks, 6u);
+  EXPECT_EQ(e->Lookup(tokens), tokens.size());
+  EXPECT_EQ(e->Lookup(Prompt(1)), kChunk);
+  EXPECT_EQ(e->Lookup(Prompt(2)), 0u);  // removed stays removed
+  EXPECT_EQ(RetrieveChecked(*e, Prompt(1)), kChunk);
+  // The recovered LRU order is the store order: the prompt's chunk 0 is the oldest.
+  ASSERT_TRUE(StorePrompt(*e, Prompt(3)).ok());
+  ASSERT_TRUE(StorePrompt(*e, Prompt(4)).ok());
+  ASSERT_TRUE(StorePrompt(*e, Prompt(5)).ok());
+  EXPECT_EQ(e->Stats().evictions, 1u);
+  EXPECT_EQ(e->Lookup(tokens), 0u);
+  EXPECT_EQ(e->Lookup(Prompt(1)), kChunk);
+  e.reset();
+  e = MakeEngine(SmallConfig(dir.str(), 8));
+  EXPECT_EQ(e->Lookup(Prompt(5)), kChunk);
+  EXPECT_EQ(RetrieveChecked(*e, Prompt(5)), kChunk);
+}
+
+TEST(KvStore, DynamicModeRestartAndCapacity) {
+  testing::TempDir dir;
+  Config c = SmallConfig(dir.str(), 0);
+  c.nixl_max_storage_size = 3 * 8192;  // three chunks
+  const auto tokens = Tokens(2 * kChunk, 5);
+  {
+    auto e = MakeEngine(c);
+    ASSERT_TRUE(StorePrompt(*e, tokens).ok());
+    EXPECT_EQ(RetrieveChecked(*e, tokens), tokens.size());
+  }
+  auto e = MakeEngine(c);
+  EXPECT_EQ(e->Lookup(tokens), tokens.size());
+  EXPECT_EQ(RetrieveChecked(*e, tokens), tokens.size());
+  ASSERT_TRUE(StorePrompt(*e, Prompt(1)).ok());
+  ASSERT_TRUE(StorePrompt(*e, Prompt(2)).ok());  // over capacity: evicts and deletes a file
+  EXPECT_EQ(e->Stats().evictions, 1u);
+  size_t files = 0;
+  for (const auto& f : std::filesystem::directory_iterator(dir.str())) {
+    files += f.path().string().find(".k") != std::string::npos;
+  }
+  EXPECT_EQ(files, 3u);
+}
+
+// Flips one byte of the first chunk file found.
+void FlipByte(const std::string& dir, uint64_t offset) {
+  for (const auto& f : std::filesystem::directory_iterator(dir)) {
+    if (f.path().string().find(".slot0") == std::string::npos) continue;
+    std::fstream io(f.path(), std::ios::in | std::ios::out | std::ios::binary);
+    io.seekg(static_cast<std::streamoff>(offset));
+    char c = 0;
+    io.read(&c, 1);
+    c = static_cast<char>(c ^ 0x5a);
+    io.seekp(static_cast<std::streamoff>(offset));
+    io.write(&c, 1);
+    return;
+  }
+  FAIL() << "no slot file";
+}
+
+TEST(KvStore, CorruptionIsAMissAndCounted) {
+  testing::TempDir dir;
+  Config c = SmallConfig(dir.str(), 4);
+  const auto tokens = Tokens(2 * kChunk, 77);
+  auto e = MakeEngine(c);
+  ASSERT_TRUE(StorePrompt(*e, tokens).ok());
+  FlipByte(dir.str(), 4096 + 100);  // payload of chunk 0
+
+  ScanReport report;
+  ASSERT_TRUE(ScanStore(c, /*verify=*/true, &report).ok());
+  ASSERT_EQ(report.chunks.size(), 2u);
+  int bad = 0;
+  for (const auto& ch : report.chunks) {
+    if (!ch.payload_ok) {
+      ++bad;
+      EXPECT_THAT(ch.problem, ::testing::HasSubstr("checksum"));
+      EXPECT_THAT(ch.file, ::testing::HasSubstr(".slot0"));
+    }
+  }
+  EXPECT_EQ(bad, 1);
+  EXPECT_EQ(report.empty_slots, 2u);
+
+  std::vector<uint8_t> out(tokens.size() * SmallGeometry().BytesPerToken(), 0xEE);
+  uint64_t restored = 99;
+  ASSERT_TRUE(e->Retrieve(tokens, KvLayout::Contiguous(out.data(), tokens.size()), &restored).ok());
+  EXPECT_EQ(restored, 0u);
+  EXPECT_TRUE(std::all_of(out.begin(), out.end(), [](uint8_t b) { return b == 0xEE; }));
+  EXPECT_EQ(e->Stats().corrupt_chunks, 1u);
+  EXPECT_EQ(e->Lookup(tokens), 0u);  // dropped from the index
+  // Storing again repairs it.
+  ASSERT_TRUE(StorePrompt(*e, tokens).ok());
+  EXPECT_EQ(RetrieveChecked(*e, tokens), tokens.size());
+}
+
+TEST(KvStore, CorruptHeaderIsDroppedAtRestart) {
+  testing::TempDir dir;
+  Config c = SmallConfig(dir.str(), 4);
+  const auto tokens = Tokens(kChunk, 8);
+  {
+    auto e = MakeEngine(c);
+    ASSERT_TRUE(StorePrompt(*e, tokens).ok());
+  }
+  FlipByte(dir.str(), 20);  // inside the header's key
+  auto e = MakeEngine(c);
+  EXPECT_EQ(e->Lookup(tokens), 0u);
+  EXPECT_EQ(e->Stats().corrupt_chunks, 1u);
+  ScanReport report;
+  ASSERT_TRUE(ScanStore(c, true, &report).ok());
+  EXPECT_TRUE(report.chunks.empty());  // wiped at recovery
+}
+
+TEST(KvStore, ClearRemovesOnlyFerryFiles) {
+  testing::TempDir dir;
+  Config c = SmallConfig(dir.str(), 2);
+  std::ofstream(dir.sub("keep.txt")) << "mine";
+  {
+    auto e = MakeEngine(c);
+    ASSERT_TRUE(StorePrompt(*e, Prompt(0)).ok());
+    uint64_t removed = 0;
+    EXPECT_EQ(ClearStore(c, &removed).code(), Code::kBusy);  // engine holds the pool
+  }
+  uint64_t removed = 0;
+  ASSERT_TRUE(ClearStore(c, &removed).ok());
+  EXPECT_EQ(removed, 3u);
+  EXPECT_TRUE(std::filesystem::exists(dir.sub("keep.txt")));
+  auto e = MakeEngine(c);
+  EXPECT_EQ(e->Lookup(Prompt(0)), 0u);
+}
+
+}  // namespace
+}  // namespace ferry::kv

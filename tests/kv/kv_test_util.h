@@ -1,0 +1,107 @@
+// Helpers for the KV engine tests: a per-test directory, a small model geometry, and KV
+// contents that are a pure function of the tokens so any retrieve can be checked.
+#pragma once
+
+#include <gtest/gtest.h>
+
+#include <cstdint>
+#include <cstring>
+#include <filesystem>
+#include <string>
+#include <vector>
+
+#include "ferry/kv/config.h"
+#include "ferry/kv/engine.h"
+
+namespace ferry::kv::testing {
+
+// A fresh directory under the test temp dir, removed when the test ends.
+class TempDir {
+ public:
+  TempDir() {
+    const auto* info = ::testing::UnitTest::GetInstance()->current_test_info();
+    std::string name = std::string("ferry-kv-") + info->test_suite_name() + "-" + info->name();
+    for (char& c : name) {
+      if (c == '/') c = '_';
+    }
+    path_ = std::filesystem::path(::testing::TempDir()) / name;
+    std::filesystem::remove_all(path_);
+    std::filesystem::create_directories(path_);
+  }
+  ~TempDir() {
+    std::error_code ec;
+    std::filesystem::remove_all(path_, ec);
+  }
+  std::string str() const { return path_.string(); }
+  std::string sub(const std::string& s) const { return (path_ / s).string(); }
+
+ private:
+  std::filesystem::path path_;
+};
+
+// 2 layers x 2 heads x 16 dims x bf16 = 256 bytes per token; 16-token chunks = 4 KiB.
+inline KvGeometry SmallGeometry() {
+  return KvGeometry{2, 2, 16, DType::kBf16, false};
+}
+inline constexpr uint32_t kChunk = 16;
+
+inline Config SmallConfig(const std::string& dir, int64_t pool = 16) {
+  Config c;
+  c.chunk_size = kChunk;
+  c.nixl_buffer_size = 8 * 8192;  // 8 pages of 4 KiB header + 4 KiB chunk
+  c.enable_nixl_storage = true;
+  c.nixl_backend = "POSIX";
+  c.nixl_pool_size = pool;
+  c.nixl_path = dir;
+  return c;
+}
+
+inline EngineOptions SmallOptions(const std::string& model = "tiny") {
+  EngineOptions o;
+  o.model.model_name = model;
+  o.geometry = SmallGeometry();
+  o.queue_depth = 4;
+  return o;
+}
+
+inline std::vector<int32_t> Tokens(size_t n, int32_t start) {
+  std::vector<int32_t> t(n);
+  for (size_t i = 0; i < n; ++i) t[i] = start + static_cast<int32_t>(i * 7 % 1000);
+  return t;
+}
+
+inline uint8_t KvByte(int32_t token, uint64_t pos, uint64_t plane_layer, uint64_t i) {
+  uint64_t x =
+      static_cast<uint64_t>(token) * 0x9E3779B97F4A7C15ull ^ (pos << 20) ^ (plane_layer << 12) ^ i;
+  x ^= x >> 29;
+  x *= 0xBF58476D1CE4E5B9ull;
+  return static_cast<uint8_t>(x >> 56);
+}
+
+// Contiguous [planes, layers, tokens, row] KV for `tokens`.
+inline std::vector<uint8_t> MakeKv(const std::vector<int32_t>& tokens, const KvGeometry& g) {
+  const uint64_t rb = g.RowBytes();
+  std::vector<uint8_t> kv(g.BytesPerToken() * tokens.size());
+  size_t o = 0;
+  for (uint64_t pl = 0; pl < uint64_t{g.planes()} * g.layers; ++pl) {
+    for (uint64_t t = 0; t < tokens.size(); ++t) {
+      for (uint64_t i = 0; i < rb; ++i) kv[o++] = KvByte(tokens[t], t, pl, i);
+    }
+  }
+  return kv;
+}
+
+// True when tokens [0, n) of `got` (same layout as MakeKv for `tokens`) match.
+inline bool PrefixMatches(const std::vector<uint8_t>& got, const std::vector<int32_t>& tokens,
+                          const KvGeometry& g, uint64_t n) {
+  const std::vector<uint8_t> want = MakeKv(tokens, g);
+  const uint64_t run = g.RowBytes() * tokens.size();
+  for (uint64_t pl = 0; pl < uint64_t{g.planes()} * g.layers; ++pl) {
+    if (std::memcmp(got.data() + pl * run, want.data() + pl * run, n * g.RowBytes()) != 0) {
+      return false;
+    }
+  }
+  return true;
+}
+
+}  // namespace ferry::kv::testing

@@ -1,0 +1,57 @@
+// Lookup latency micro-benchmark; see lookup_bench.h.
+#include "lookup_bench.h"
+
+#include <chrono>
+#include <filesystem>
+#include <vector>
+
+#include "ferry/kv/engine.h"
+#include "workload.h"
+
+namespace ferry_kv {
+
+LookupBench RunLookupBench(const ferry::kv::Config& base, uint32_t prompt_tokens) {
+  LookupBench out;
+  ferry::kv::Config c = base;
+  c.nixl_path = base.nixl_path + "/ferry-kv.lookup-bench";
+  c.nixl_pool_size = prompt_tokens / static_cast<uint32_t>(base.chunk_size) + 1;
+  c.nixl_backend_params.clear();
+  c.use_direct_io = false;
+  ferry::kv::EngineOptions o;
+  o.model.model_name = "ferry-kv-lookup-bench";
+  o.geometry = {1, 1, 8, ferry::kv::DType::kFp8, false};  // 8 bytes per token
+  c.nixl_buffer_size = 16 * (4096 + 4096 * ((8 * c.chunk_size + 4095) / 4096));
+  {
+    std::unique_ptr<ferry::kv::Engine> e;
+    ferry::Status s = ferry::kv::Engine::Create(c, o, &e);
+    if (!s.ok()) {
+      out.error = s.ToString();
+      return out;
+    }
+    std::vector<int32_t> tokens(prompt_tokens);
+    for (uint32_t i = 0; i < prompt_tokens; ++i)
+      tokens[i] = static_cast<int32_t>(i * 2654435761u % 128000);
+    std::vector<uint8_t> kv(tokens.size() * 8, 7);
+    s = e->Store(tokens, ferry::kv::KvLayout::Contiguous(kv.data(), tokens.size()));
+    if (!s.ok()) {
+      out.error = s.ToString();
+      return out;
+    }
+    std::vector<double> us;
+    for (int i = 0; i < 2000; ++i) {
+      const auto t0 = std::chrono::steady_clock::now();
+      const uint64_t hit = e->Lookup(tokens);
+      us.push_back(
+          std::chrono::duration<double, std::micro>(std::chrono::steady_clock::now() - t0).count());
+      if (hit != tokens.size()) out.error = "lookup bench: partial hit";
+    }
+    out.p50_us = Percentile(us, 50);
+    out.p99_us = Percentile(us, 99);
+    out.chunks = tokens.size() / c.chunk_size;
+  }
+  std::error_code ec;
+  std::filesystem::remove_all(c.nixl_path, ec);
+  return out;
+}
+
+}  // namespace ferry_kv

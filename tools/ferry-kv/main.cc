@@ -1,0 +1,253 @@
+// ferry-kv: the KV-cache offload engine from the command line.
+//   ferry-kv run [--config FILE] [--json FILE] [--model llama-3.1-8b|small]
+//   ferry-kv ls | verify | clear [--config FILE]
+// Without --config: $LMCACHE_CONFIG_FILE (LMCache rules: LMCACHE_USE_EXPERIMENTAL must be
+// set), else a built-in POSIX configuration under ./ferry-cache.
+#include <sys/resource.h>
+#include <unistd.h>
+
+#include <CLI/CLI.hpp>
+#include <cstdio>
+#include <fstream>
+#include <map>
+#include <nlohmann/json.hpp>
+#include <set>
+
+#include "ferry/kv/config.h"
+#include "ferry/kv/engine.h"
+#include "lookup_bench.h"
+#include "workload.h"
+
+namespace {
+
+using ferry::Status;
+using ferry::kv::Config;
+
+int Fail(const std::string& what) {
+  std::fprintf(stderr, "ferry-kv: %s\n", what.c_str());
+  return 1;
+}
+
+Status LoadConfig(const std::string& path, Config* out, bool* builtin) {
+  const ferry::kv::EnvLookup env = ferry::kv::ProcessEnv();
+  *builtin = false;
+  Status s;
+  if (!path.empty()) {
+    s = ferry::kv::LoadConfigFile(path, out);
+    if (s.ok()) s = ferry::kv::ApplyEnvOverrides(env, out);
+    if (s.ok()) s = ferry::kv::ValidateConfig(*out);
+  } else if (env("LMCACHE_CONFIG_FILE")) {
+    s = ferry::kv::LoadConfigFromEnv(env, out);
+  } else {
+    *out = ferry::kv::BuiltinConfig("./ferry-cache");
+    *builtin = true;
+    s = ferry::kv::ApplyEnvOverrides(env, out);
+    if (s.ok()) s = ferry::kv::ValidateConfig(*out);
+  }
+  if (s.ok()) {
+    for (const std::string& w : out->warnings)
+      std::fprintf(stderr, "ferry-kv: warning: %s\n", w.c_str());
+  }
+  return s;
+}
+
+double PeakRssMiB() {
+  rusage ru{};
+  getrusage(RUSAGE_SELF, &ru);
+  return static_cast<double>(ru.ru_maxrss) / 1024.0;
+}
+
+struct RunArgs {
+  std::string config, json, model = "llama-3.1-8b";
+  ferry_kv::WorkloadOptions w;
+  uint32_t queue_depth = 8;
+  bool fresh = false, keep = false, no_lookup_bench = false;
+};
+
+int Run(RunArgs& a) {
+  Config cfg;
+  bool builtin = false;
+  Status s = LoadConfig(a.config, &cfg, &builtin);
+  if (!s.ok()) return Fail(s.ToString());
+  ferry_kv::ModelPreset preset;
+  if (!ferry_kv::FindPreset(a.model, &preset)) {
+    return Fail("--model: unknown preset '" + a.model + "' (llama-3.1-8b, small)");
+  }
+  // The built-in cache is ours to reset; a user's cache is kept unless --fresh.
+  if ((builtin && !a.keep) || a.fresh) {
+    uint64_t removed = 0;
+    s = ferry::kv::ClearStore(cfg, &removed);
+    if (!s.ok() && s.code() != ferry::Code::kNotFound) return Fail(s.ToString());
+  }
+  ferry::kv::EngineOptions eo;
+  eo.model.model_name = preset.name;
+  eo.geometry = preset.geometry;
+  eo.queue_depth = a.queue_depth;
+  std::unique_ptr<ferry::kv::Engine> engine;
+  s = ferry::kv::Engine::Create(cfg, eo, &engine);
+  if (!s.ok()) return Fail(s.ToString());
+  a.w.geometry = preset.geometry;
+  a.w.chunk_size = static_cast<uint32_t>(cfg.chunk_size);
+  a.w.window_chunks = std::max<uint32_t>(1, a.w.window_chunks);
+  a.w.progress = isatty(STDERR_FILENO) != 0;
+  const ferry_kv::RunResult r = ferry_kv::RunWorkload(*engine, a.w);
+  const ferry::kv::EngineStats st = engine->Stats();
+  ferry_kv::LookupBench lb;
+  if (!a.no_lookup_bench) {
+    engine.reset();  // its pool lock and memory are not needed for the lookup bench
+    lb = ferry_kv::RunLookupBench(cfg, 32768);
+  }
+
+  const double gb = 1e9;
+  nlohmann::json j;
+  j["config"] = cfg.source;
+  j["backend"] = cfg.nixl_backend;
+  j["nixl_path"] = cfg.nixl_path;
+  j["model"] = preset.name;
+  j["chunk_size"] = cfg.chunk_size;
+  j["chunk_bytes"] = preset.geometry.BytesPerToken() * static_cast<uint64_t>(cfg.chunk_size);
+  j["queue_depth"] = a.queue_depth;
+  j["direct_io"] = cfg.use_direct_io;
+  j["requests"] = r.requests;
+  j["prompt_tokens"] = r.prompt_tokens;
+  j["hit_tokens"] = r.hit_tokens;
+  j["token_hit_rate"] = r.prompt_tokens ? double(r.hit_tokens) / double(r.prompt_tokens) : 0.0;
+  j["chunks"] = r.chunks;
+  j["chunk_hits"] = r.chunk_hits;
+  j["chunk_hit_rate"] = r.chunks ? double(r.chunk_hits) / double(r.chunks) : 0.0;
+  j["gb_stored"] = double(r.bytes_stored) / gb;
+  j["gb_loaded"] = double(r.bytes_loaded) / gb;
+  j["store_gbps"] = r.store_seconds > 0 ? double(r.bytes_stored) / gb / r.store_seconds : 0.0;
+  j["load_gbps"] = r.load_seconds > 0 ? double(r.bytes_loaded) / gb / r.load_seconds : 0.0;
+  j["lookup_p50_us"] = ferry_kv::Percentile(r.lookup_us, 50);
+  j["lookup_p99_us"] = ferry_kv::Percentile(r.lookup_us, 99);
+  j["lookup_32k_p50_us"] = lb.p50_us;
+  j["lookup_32k_p99_us"] = lb.p99_us;
+  j["prefill_tokens_saved"] = r.hit_tokens;
+  j["verified_bytes"] = r.verified_bytes;
+  j["mismatched_chunks"] = r.mismatched_chunks;
+  j["evictions"] = st.evictions;
+  j["corrupt_chunks"] = st.corrupt_chunks;
+  j["store_failures"] = r.store_failures;
+  j["wall_s"] = r.wall_seconds;
+  j["peak_rss_mib"] = PeakRssMiB();
+  j["nixl_buffer_mib"] = double(cfg.nixl_buffer_size) / (1 << 20);
+  if (!r.first_error.empty()) j["first_error"] = r.first_error;
+  if (!lb.error.empty()) j["lookup_bench_error"] = lb.error;
+
+  std::printf("ferry-kv run: %s on %s (%s, chunk %lld tokens = %.1f MiB, queue depth %u)\n",
+              preset.name.c_str(), cfg.nixl_backend.c_str(), cfg.nixl_path.c_str(),
+              static_cast<long long>(cfg.chunk_size),
+              double(j["chunk_bytes"].get<uint64_t>()) / (1 << 20), a.queue_depth);
+  std::printf("  requests             %llu\n", (unsigned long long)r.requests);
+  std::printf("  token hit rate       %.1f %%  (%llu of %llu prompt tokens)\n",
+              100 * j["token_hit_rate"].get<double>(), (unsigned long long)r.hit_tokens,
+              (unsigned long long)r.prompt_tokens);
+  std::printf("  chunk hit rate       %.1f %%  (%llu of %llu chunks)\n",
+              100 * j["chunk_hit_rate"].get<double>(), (unsigned long long)r.chunk_hits,
+              (unsigned long long)r.chunks);
+  std::printf("  stored               %.2f GB at %.2f GB/s\n", j["gb_stored"].get<double>(),
+              j["store_gbps"].get<double>());
+  std::printf("  loaded               %.2f GB at %.2f GB/s (every byte verified)\n",
+              j["gb_loaded"].get<double>(), j["load_gbps"].get<double>());
+  std::printf("  lookup               p50 %.1f us, p99 %.1f us\n", j["lookup_p50_us"].get<double>(),
+              j["lookup_p99_us"].get<double>());
+  if (!a.no_lookup_bench) {
+    std::printf("  lookup 32k tokens    p50 %.1f us, p99 %.1f us (128 chunks, all stored)\n",
+                lb.p50_us, lb.p99_us);
+  }
+  std::printf("  prefill tokens saved %llu\n", (unsigned long long)r.hit_tokens);
+  std::printf("  evictions %llu, corrupt %llu, store failures %llu, mismatched chunks %llu\n",
+              (unsigned long long)st.evictions, (unsigned long long)st.corrupt_chunks,
+              (unsigned long long)r.store_failures, (unsigned long long)r.mismatched_chunks);
+  std::printf("  wall %.1f s, peak RSS %.0f MiB (nixl buffer %.0f MiB)\n", r.wall_seconds,
+              PeakRssMiB(), j["nixl_buffer_mib"].get<double>());
+  if (!r.first_error.empty()) std::printf("  first error: %s\n", r.first_error.c_str());
+  if (!a.json.empty()) {
+    std::ofstream out(a.json);
+    out << j.dump(2) << "\n";
+    if (!out) return Fail("cannot write --json file '" + a.json + "'");
+  }
+  return r.mismatched_chunks == 0 && lb.error.empty() ? 0 : 3;
+}
+
+int Scan(const std::string& config, bool verify) {
+  Config cfg;
+  bool builtin = false;
+  Status s = LoadConfig(config, &cfg, &builtin);
+  if (!s.ok()) return Fail(s.ToString());
+  ferry::kv::ScanReport rep;
+  s = ferry::kv::ScanStore(cfg, verify, &rep);
+  if (!s.ok()) return Fail(s.ToString());
+  std::map<std::string, std::pair<uint64_t, uint64_t>> models;  // chunks, bytes
+  uint64_t bad = 0, bytes = 0;
+  for (const auto& c : rep.chunks) {
+    const bool ok = c.header_ok && (!verify || c.payload_ok);
+    if (!ok) {
+      ++bad;
+      std::printf("CORRUPT %s: %s\n", c.file.c_str(), c.problem.c_str());
+      continue;
+    }
+    models[c.model_name].first++;
+    models[c.model_name].second += c.payload_bytes;
+    bytes += c.payload_bytes;
+  }
+  std::printf("%s: %zu chunks, %.3f GB, %llu empty slots%s\n", cfg.nixl_path.c_str(),
+              rep.chunks.size() - bad, double(bytes) / 1e9, (unsigned long long)rep.empty_slots,
+              verify ? (bad ? "" : ", all checksums good") : "");
+  for (const auto& [m, cb] : models) {
+    std::printf("  model %-20s %6llu chunks %10.3f GB\n", m.c_str(), (unsigned long long)cb.first,
+                double(cb.second) / 1e9);
+  }
+  if (bad > 0) std::printf("%llu corrupt chunk file(s)\n", (unsigned long long)bad);
+  return bad > 0 ? 2 : 0;
+}
+
+int Clear(const std::string& config) {
+  Config cfg;
+  bool builtin = false;
+  Status s = LoadConfig(config, &cfg, &builtin);
+  if (!s.ok()) return Fail(s.ToString());
+  uint64_t removed = 0;
+  s = ferry::kv::ClearStore(cfg, &removed);
+  if (!s.ok()) return Fail(s.ToString());
+  std::printf("removed %llu file(s) from %s\n", (unsigned long long)removed, cfg.nixl_path.c_str());
+  return 0;
+}
+
+}  // namespace
+
+int main(int argc, char** argv) {
+  CLI::App app{"ferry-kv: KV-cache offload engine (LMCache NIXL-storage configuration)"};
+  app.require_subcommand(1);
+  RunArgs ra;
+  auto* run = app.add_subcommand("run", "replay a multi-turn chat workload and report");
+  run->add_option("--config", ra.config,
+                  "LMCache YAML (default: $LMCACHE_CONFIG_FILE, else built-in)");
+  run->add_option("--json", ra.json, "also write the results as JSON to FILE");
+  run->add_option("--model", ra.model, "geometry preset: llama-3.1-8b | small");
+  run->add_option("--users", ra.w.users, "conversations");
+  run->add_option("--turns", ra.w.turns, "turns per conversation");
+  run->add_option("--system-prompts", ra.w.system_prompts, "shared system prompts");
+  run->add_option("--system-tokens", ra.w.system_tokens, "tokens per system prompt");
+  run->add_option("--returning", ra.w.returning, "users who return for a last turn");
+  run->add_option("--window-chunks", ra.w.window_chunks, "caller KV memory in chunks");
+  run->add_option("--queue-depth", ra.queue_depth, "chunk transfers in flight");
+  run->add_option("--seed", ra.w.seed, "workload random seed");
+  run->add_flag("--fresh", ra.fresh, "clear the cache first (always for the built-in config)");
+  run->add_flag("--keep", ra.keep, "keep the built-in cache from the last run");
+  run->add_flag("--no-lookup-bench", ra.no_lookup_bench, "skip the 32k-token lookup benchmark");
+  std::string config;
+  auto* ls = app.add_subcommand("ls", "list stored chunks by model");
+  ls->add_option("--config", config, "LMCache YAML");
+  auto* verify = app.add_subcommand("verify", "check every header and checksum");
+  verify->add_option("--config", config, "LMCache YAML");
+  auto* clear = app.add_subcommand("clear", "remove every Ferry chunk file in nixl_path");
+  clear->add_option("--config", config, "LMCache YAML");
+  CLI11_PARSE(app, argc, argv);
+  if (run->parsed()) return Run(ra);
+  if (ls->parsed()) return Scan(config, false);
+  if (verify->parsed()) return Scan(config, true);
+  if (clear->parsed()) return Clear(config);
+  return 1;
+}

@@ -1,0 +1,53 @@
+// The multi-turn chat workload `ferry-kv run` replays, and what it measures.
+#pragma once
+
+#include <cstdint>
+#include <string>
+#include <vector>
+
+#include "ferry/kv/engine.h"
+
+namespace ferry_kv {
+
+struct ModelPreset {
+  std::string name;
+  ferry::kv::KvGeometry geometry;
+};
+// "llama-3.1-8b" (32 layers, 8 KV heads, head 128, bf16) or "small"; false if unknown.
+bool FindPreset(const std::string& name, ModelPreset* out);
+
+struct WorkloadOptions {
+  ferry::kv::KvGeometry geometry;  // the engine's
+  uint32_t chunk_size = 256;
+  uint32_t users = 6;           // conversations
+  uint32_t turns = 4;           // turns per conversation
+  uint32_t system_prompts = 2;  // shared system prompts
+  uint32_t system_tokens = 1024;
+  uint32_t user_tokens = 300;   // new user message per turn
+  uint32_t reply_tokens = 200;  // assistant reply appended after each turn
+  uint32_t returning = 2;       // users who come back for a last turn at the end
+  uint32_t window_chunks = 4;   // caller KV memory, in chunks
+  uint64_t seed = 1;
+  bool progress = false;  // progress bar on stderr
+};
+
+struct RunResult {
+  uint64_t requests = 0;
+  uint64_t prompt_tokens = 0, hit_tokens = 0;
+  uint64_t chunks = 0, chunk_hits = 0;
+  uint64_t bytes_stored = 0, bytes_loaded = 0;
+  double store_seconds = 0, load_seconds = 0;
+  std::vector<double> lookup_us;
+  uint64_t verified_bytes = 0, mismatched_chunks = 0;
+  uint64_t store_failures = 0;
+  std::string first_error;
+  double wall_seconds = 0;
+};
+
+// Replays the workload on `engine`.
+RunResult RunWorkload(ferry::kv::Engine& engine, const WorkloadOptions& options);
+
+// p-th percentile (0..100) of `v` (sorted copy); 0 for an empty vector.
+double Percentile(std::vector<double> v, double p);
+
+}  // namespace ferry_kv

@@ -75,8 +75,9 @@ inline Status Internal(std::string m) {
 }
 
 // Builds an error from errno: "open '/x': No such file or directory" with a code chosen
-// from the errno (ENOENT -> kNotFound, EACCES/EPERM -> kPermissionDenied, ENOSPC/EDQUOT ->
-// kNoSpace, EINVAL -> kInvalidArgument, else kIoError).
+// from the errno (ENOENT -> kNotFound, EACCES/EPERM/EROFS -> kPermissionDenied,
+// ENOSPC/EDQUOT -> kNoSpace, EINVAL -> kInvalidArgument, ECANCELED -> kCancelled, else
+// kIoError).
 Status ErrnoStatus(int err, std::string_view what);
 
 }  // namespace ferry

@@ -45,9 +45,16 @@ void Watch(WatchState* s) {
   }
 }
 
+// Reachable from a static for the life of the process (so LeakSanitizer does not call it
+// a leak), and never destroyed (the detached thread may outlive static destruction).
+WatchState* SharedState() {
+  static WatchState* state = new WatchState;
+  return state;
+}
+
 class Watchdog : public ::testing::EmptyTestEventListener {
  public:
-  Watchdog() : s_(new WatchState) {
+  Watchdog() : s_(SharedState()) {
     if (const char* env = std::getenv("FERRY_TEST_WATCHDOG_S")) {
       s_->limit = std::chrono::seconds(std::atoi(env));
     }

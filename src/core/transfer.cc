@@ -14,7 +14,6 @@ const char* XferOpName(XferOp op) {
 }
 
 namespace {
-constexpr std::chrono::nanoseconds kWaitSpin = std::chrono::microseconds(20);
 Status ReleasedError() {
   return {Code::kReleased, "transfer was released"};
 }
@@ -45,7 +44,6 @@ Status TransferState::Post() {
     if (phase_ == Phase::kInFlight)
       return {Code::kBusy, "transfer is still in flight: wait for it before reposting"};
     phase_ = Phase::kInFlight;
-    settled_.store(false, std::memory_order_relaxed);
     result_ = Status::InProgress();
     started_ = start;
     telemetry_.posts++;
@@ -62,7 +60,6 @@ Status TransferState::Post() {
   if (!s.ok()) {
     // The backend did not take the request: it never completes, so finish it here.
     phase_ = Phase::kDone;
-    settled_.store(true, std::memory_order_release);
     result_ = s;
     cv_.notify_all();
     if (event_fd_ >= 0) {
@@ -76,7 +73,6 @@ Status TransferState::Post() {
 void TransferState::Complete(Status status) {
   std::lock_guard lk(mu_);
   phase_ = Phase::kDone;
-  settled_.store(true, std::memory_order_release);
   result_ = std::move(status);
   telemetry_.transfer_time = std::chrono::steady_clock::now() - started_;
   if (event_fd_ >= 0) {
@@ -106,12 +102,6 @@ Status TransferState::Check() const {
 }
 
 Status TransferState::Wait(std::chrono::nanoseconds timeout) {
-  // Small transfers often finish within microseconds of the call: spin briefly before
-  // sleeping, which saves the futex wake-up and two context switches per request.
-  const auto spin_until =
-      std::chrono::steady_clock::now() + std::min<std::chrono::nanoseconds>(timeout, kWaitSpin);
-  while (!settled_.load(std::memory_order_acquire) && std::chrono::steady_clock::now() < spin_until)
-    __builtin_ia32_pause();
   std::unique_lock lk(mu_);
   if (!cv_.wait_for(lk, timeout, [&] { return phase_ != Phase::kInFlight; }))
     return {Code::kTimedOut, "transfer did not complete within the timeout"};

@@ -6,7 +6,6 @@
 // so a backend may complete from inside Post or Cancel without deadlock.
 #pragma once
 
-#include <atomic>
 #include <chrono>
 #include <condition_variable>
 #include <memory>
@@ -56,8 +55,6 @@ class TransferState final : public CompletionSink {
   mutable std::mutex mu_;
   std::condition_variable cv_;
   Phase phase_ = Phase::kNew;
-  // Mirrors "phase_ != kInFlight" for Wait's brief spin, read without mu_.
-  std::atomic<bool> settled_{true};
   Status result_;
   int event_fd_ = -1;
   TransferTelemetry telemetry_;

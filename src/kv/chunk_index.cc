@@ -26,7 +26,7 @@ bool ChunkIndex::EvictOne(Reservation* out) {
 
 ChunkIndex::ReserveResult ChunkIndex::Reserve(const ChunkKey& key, uint64_t stored_bytes,
                                               uint32_t tokens, Reservation* out) {
-  std::lock_guard<std::mutex> lock(mu_);
+  std::lock_guard<std::shared_mutex> lock(mu_);
   auto found = map_.find(key);
   if (found != map_.end()) {
     if (found->second.state == State::kReady) lru_.splice(lru_.begin(), lru_, found->second.lru);
@@ -58,7 +58,7 @@ ChunkIndex::ReserveResult ChunkIndex::Reserve(const ChunkKey& key, uint64_t stor
 }
 
 void ChunkIndex::Publish(const ChunkKey& key, uint64_t generation) {
-  std::lock_guard<std::mutex> lock(mu_);
+  std::lock_guard<std::shared_mutex> lock(mu_);
   auto it = map_.find(key);
   if (it == map_.end() || it->second.state != State::kWriting) return;
   it->second.state = State::kReady;
@@ -69,7 +69,7 @@ void ChunkIndex::Publish(const ChunkKey& key, uint64_t generation) {
 }
 
 void ChunkIndex::Abort(const ChunkKey& key) {
-  std::lock_guard<std::mutex> lock(mu_);
+  std::lock_guard<std::shared_mutex> lock(mu_);
   auto it = map_.find(key);
   if (it == map_.end() || it->second.state != State::kWriting) return;
   used_bytes_ -= it->second.stored_bytes;
@@ -78,7 +78,7 @@ void ChunkIndex::Abort(const ChunkKey& key) {
 }
 
 bool ChunkIndex::AcquireRead(const ChunkKey& key, ReadRef* out) {
-  std::lock_guard<std::mutex> lock(mu_);
+  std::lock_guard<std::shared_mutex> lock(mu_);
   auto it = map_.find(key);
   if (it == map_.end() || it->second.state != State::kReady) return false;
   ++it->second.readers;
@@ -88,7 +88,7 @@ bool ChunkIndex::AcquireRead(const ChunkKey& key, ReadRef* out) {
 }
 
 bool ChunkIndex::ReleaseRead(const ChunkKey& key, uint64_t generation, bool drop, uint32_t* slot) {
-  std::lock_guard<std::mutex> lock(mu_);
+  std::lock_guard<std::shared_mutex> lock(mu_);
   auto it = map_.find(key);
   // Gone, or replaced by a newer copy since this read began: nothing of ours to release.
   if (it == map_.end() || it->second.generation != generation) return false;
@@ -105,7 +105,7 @@ bool ChunkIndex::ReleaseRead(const ChunkKey& key, uint64_t generation, bool drop
 }
 
 size_t ChunkIndex::PrefixReady(std::span<const ChunkKey> keys) const {
-  std::lock_guard<std::mutex> lock(mu_);
+  std::shared_lock<std::shared_mutex> lock(mu_);
   size_t n = 0;
   for (const ChunkKey& k : keys) {
     auto it = map_.find(k);
@@ -116,13 +116,13 @@ size_t ChunkIndex::PrefixReady(std::span<const ChunkKey> keys) const {
 }
 
 bool ChunkIndex::Contains(const ChunkKey& key) const {
-  std::lock_guard<std::mutex> lock(mu_);
+  std::shared_lock<std::shared_mutex> lock(mu_);
   auto it = map_.find(key);
   return it != map_.end() && it->second.state == State::kReady;
 }
 
 Status ChunkIndex::Remove(const ChunkKey& key, uint32_t* slot) {
-  std::lock_guard<std::mutex> lock(mu_);
+  std::lock_guard<std::shared_mutex> lock(mu_);
   auto it = map_.find(key);
   if (it == map_.end() || it->second.state != State::kReady) {
     return NotFound("chunk " + key.Hex() + " is not stored");
@@ -141,12 +141,12 @@ Status ChunkIndex::Remove(const ChunkKey& key, uint32_t* slot) {
 
 void ChunkIndex::FreeSlot(uint32_t slot) {
   if (slots_ == 0) return;
-  std::lock_guard<std::mutex> lock(mu_);
+  std::lock_guard<std::shared_mutex> lock(mu_);
   free_slots_.push_back(slot);
 }
 
 Status ChunkIndex::Pin(const ChunkKey& key) {
-  std::lock_guard<std::mutex> lock(mu_);
+  std::lock_guard<std::shared_mutex> lock(mu_);
   auto it = map_.find(key);
   if (it == map_.end() || it->second.state != State::kReady) {
     return NotFound("chunk " + key.Hex() + " is not stored");
@@ -156,7 +156,7 @@ Status ChunkIndex::Pin(const ChunkKey& key) {
 }
 
 Status ChunkIndex::Unpin(const ChunkKey& key) {
-  std::lock_guard<std::mutex> lock(mu_);
+  std::lock_guard<std::shared_mutex> lock(mu_);
   auto it = map_.find(key);
   if (it == map_.end()) return NotFound("chunk " + key.Hex() + " is not stored");
   if (it->second.pins == 0) {
@@ -169,7 +169,7 @@ Status ChunkIndex::Unpin(const ChunkKey& key) {
 std::optional<uint32_t> ChunkIndex::Recover(const ChunkKey& key, uint32_t slot,
                                             uint64_t stored_bytes, uint32_t tokens,
                                             uint64_t generation) {
-  std::lock_guard<std::mutex> lock(mu_);
+  std::lock_guard<std::shared_mutex> lock(mu_);
   auto it = map_.find(key);
   if (it != map_.end()) {
     if (it->second.generation >= generation) return slot;  // older copy loses
@@ -191,7 +191,7 @@ std::optional<uint32_t> ChunkIndex::Recover(const ChunkKey& key, uint32_t slot,
 }
 
 void ChunkIndex::FinishRecovery() {
-  std::lock_guard<std::mutex> lock(mu_);
+  std::lock_guard<std::shared_mutex> lock(mu_);
   std::vector<std::pair<uint64_t, ChunkKey>> order;
   for (const auto& [k, e] : map_) order.emplace_back(e.generation, k);
   std::sort(order.begin(), order.end(),
@@ -210,12 +210,12 @@ void ChunkIndex::FinishRecovery() {
 }
 
 size_t ChunkIndex::ready_chunks() const {
-  std::lock_guard<std::mutex> lock(mu_);
+  std::shared_lock<std::shared_mutex> lock(mu_);
   return ready_;
 }
 
 uint64_t ChunkIndex::evictions() const {
-  std::lock_guard<std::mutex> lock(mu_);
+  std::shared_lock<std::shared_mutex> lock(mu_);
   return evictions_;
 }
 

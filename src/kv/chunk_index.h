@@ -2,14 +2,16 @@
 //
 // A chunk is visible (Lookup/Contains/AcquireRead) only in state kReady, i.e. after its
 // write completed. Eviction takes the least recently used ready chunk that is neither
-// pinned nor being read. One mutex guards everything; every call is short (no I/O under
-// the lock) so lookups stay in the microseconds.
+// pinned nor being read. One reader/writer lock guards everything; every call is short (no
+// I/O under the lock). Lookups (PrefixReady, Contains) take it shared, so prompts looked up
+// from many threads do not queue behind each other.
 #pragma once
 
 #include <cstdint>
 #include <list>
 #include <mutex>
 #include <optional>
+#include <shared_mutex>
 #include <span>
 #include <unordered_map>
 #include <vector>
@@ -86,7 +88,7 @@ class ChunkIndex {
 
   const uint32_t slots_;
   const uint64_t max_bytes_;
-  mutable std::mutex mu_;
+  mutable std::shared_mutex mu_;
   std::unordered_map<ChunkKey, Entry, ChunkKeyHash> map_;
   std::list<ChunkKey> lru_;  // front = most recently used (ready entries only)
   std::vector<uint32_t> free_slots_;

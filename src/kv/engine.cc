@@ -138,32 +138,31 @@ std::vector<ChunkKey> EngineImpl::Keys(std::span<const int32_t> tokens, size_t m
 }
 
 uint64_t EngineImpl::Lookup(std::span<const int32_t> tokens) const {
-  // Hash a few chunks at a time: a miss near the start costs little hashing.
+  // Hash a few chunks at a time, then check them under one shared lock: a miss near the
+  // start costs little hashing, a long hit takes the lock once per step, not per chunk.
+  // Keys live on the stack: nothing is allocated per lookup.
   constexpr size_t kStep = 16;
+  ChunkKey keys[kStep];
   ChunkKey prev = seed_;
-  uint64_t matched = 0;
-  std::vector<ChunkKey> keys;
-  keys.reserve(kStep);
   uint64_t pos = 0;
   while (pos < tokens.size()) {
-    keys.clear();
-    std::vector<uint32_t> lens;
+    size_t n = 0;
     uint64_t p = pos;
-    while (keys.size() < kStep && p < tokens.size()) {
-      const uint64_t n = std::min<uint64_t>(chunk_size_, tokens.size() - p);
-      if (n < chunk_size_ && !config_.save_unfull_chunk) break;
-      prev = NextKey(prev, tokens.subspan(p, n));
-      keys.push_back(prev);
-      lens.push_back(static_cast<uint32_t>(n));
-      p += n;
+    while (n < kStep && p < tokens.size()) {
+      const uint64_t len = std::min<uint64_t>(chunk_size_, tokens.size() - p);
+      if (len < chunk_size_ && !config_.save_unfull_chunk) break;
+      prev = NextKey(prev, tokens.subspan(p, len));
+      keys[n++] = prev;
+      p += len;
     }
-    if (keys.empty()) break;
-    const size_t ready = index_->PrefixReady(keys);
-    for (size_t i = 0; i < ready; ++i) matched += lens[i];
-    if (ready < keys.size()) break;
+    if (n == 0) break;
+    const size_t ready = index_->PrefixReady({keys, n});
+    // Only the last chunk of the prompt can be partial, so every ready chunk before it is
+    // a full one.
+    if (ready < n) return std::min<uint64_t>(pos + uint64_t{ready} * chunk_size_, p);
     pos = p;
   }
-  return matched;
+  return pos;
 }
 
 Status EngineImpl::RemoveChunk(const ChunkKey& key) {

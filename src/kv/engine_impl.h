@@ -29,6 +29,11 @@ class EngineImpl {
   std::shared_ptr<StoreHandle> StoreAsync(std::span<const int32_t> tokens, const KvLayout& kv);
   EngineStats Stats() const;
 
+  // Fills `page` with the chunk (payload, checksum, header) and posts its write in pieces
+  // on `io` as it goes; see engine_io.cc.
+  Status WriteChunk(const KvLayout& kv, const ChunkKey& key, const ChunkLocation& loc, uint64_t t0,
+                    uint32_t n, uint32_t page, uint64_t generation, PendingIo* io);
+
   // Drops a chunk found corrupt and wipes its stored copy.
   void DropCorrupt(const ChunkKey& key, uint64_t generation);
 

@@ -4,6 +4,7 @@
 #include <deque>
 
 #include "engine_impl.h"
+#include "fast_hash.h"
 #include "kv_copy.h"
 #include "slot_format.h"
 
@@ -32,6 +33,70 @@ uint32_t TakePage(PagePool& pool, std::deque<Inflight>& inflight, Finish finish_
 }
 
 }  // namespace
+
+Status EngineImpl::WriteChunk(const KvLayout& kv, const ChunkKey& key, const ChunkLocation& loc,
+                              uint64_t t0, uint32_t n, uint32_t page, uint64_t generation,
+                              PendingIo* io) {
+  // Copy and checksum in one pass: each block is hashed right after it is copied, while it
+  // is still in cache, so the payload crosses memory once (read from the caller, written to
+  // the page) instead of twice. Every kPieceBytes the filled part is posted, so the disk
+  // works on the start of the chunk while the rest is being copied; the header (which needs
+  // the checksum) goes last, with the tail. The first piece carries a zeroed header, and the
+  // last is posted only after it completed: a slot reused for a new chunk never shows the
+  // old chunk's header over new payload bytes. A crash between pieces leaves an empty slot
+  // or a checksum-failing file, never a chunk that reads as valid.
+  constexpr uint64_t kBlockBytes = 256 << 10;   // fits in L2 with room to spare
+  constexpr uint64_t kPieceBytes = 4ull << 20;  // big enough for full-speed disk writes
+  Status s = storage_->Begin(XferOp::kWrite, loc, io);
+  if (!s.ok()) return s;
+  uint8_t* buf = storage_->page(page);
+  uint8_t* data = buf + kHeaderBytes;
+  std::memset(buf, 0, kHeaderBytes);
+  const uint64_t payload = uint64_t{n} * g_.BytesPerToken();
+  ChecksumStream sum;
+  uint64_t posted = 0;  // payload bytes already handed to the backend
+  for (uint64_t off = 0; off < payload;) {
+    const uint64_t end = std::min(payload, off + kBlockBytes);
+    GatherRange(kv, g_, t0, n, off, end, data);
+    sum.Update(data + off, end - off);
+    off = end;
+    const uint64_t ready = off / kAlign * kAlign;
+    if (ready - posted >= kPieceBytes && off < payload) {
+      const IoRange piece = posted == 0 ? IoRange{0, kHeaderBytes + ready}
+                                        : IoRange{kHeaderBytes + posted, ready - posted};
+      s = storage_->Post(XferOp::kWrite, page, {&piece, 1}, io);
+      if (!s.ok()) return s;
+      posted = ready;
+    }
+  }
+  // Zero the O_DIRECT padding so files never carry stale buffer bytes.
+  std::memset(data + payload, 0, AlignUp(payload) - payload);
+  // The first piece sent this page's header bytes (zeros): let it finish reading them
+  // before they are overwritten, and land before the real header does.
+  if (posted > 0) {
+    s = io->WaitFirst();
+    if (!s.ok()) return s;
+  }
+  ChunkHeader h;
+  h.key = key;
+  h.seed = seed_;
+  h.geometry = g_;
+  h.chunk_size = chunk_size_;
+  h.tokens = n;
+  h.payload_bytes = payload;
+  h.payload_checksum = sum.Digest();
+  h.generation = generation;
+  h.world_size = options_.model.world_size;
+  h.worker_id = options_.model.worker_id;
+  h.model_name = options_.model.model_name;
+  EncodeHeader(h, buf);
+  if (posted == 0) {
+    const IoRange all{0, StoredBytes(payload)};
+    return storage_->Post(XferOp::kWrite, page, {&all, 1}, io);
+  }
+  const IoRange last[2] = {{0, kHeaderBytes}, {kHeaderBytes + posted, AlignUp(payload) - posted}};
+  return storage_->Post(XferOp::kWrite, page, last, io);
+}
 
 Status EngineImpl::StoreMany(std::span<const StoreRequest> requests,
                              std::vector<StoreResult>* results) {
@@ -92,33 +157,18 @@ Status EngineImpl::StoreMany(std::span<const StoreRequest> requests,
       }
       while (inflight.size() >= queue_depth_) finish_oldest();
       const uint32_t page = TakePage(*pages_, inflight, finish_oldest);
-      uint8_t* buf = storage_->page(page);
-      GatherChunk(req.kv, g_, t0, n, buf + kHeaderBytes);
-      ChunkHeader h;
-      h.key = keys[i];
-      h.seed = seed_;
-      h.geometry = g_;
-      h.chunk_size = chunk_size_;
-      h.tokens = n;
-      h.payload_bytes = payload;
-      h.payload_checksum = PayloadChecksum(buf + kHeaderBytes, payload);
-      h.generation = generation_.fetch_add(1);
-      h.world_size = options_.model.world_size;
-      h.worker_id = options_.model.worker_id;
-      h.model_name = options_.model.model_name;
-      EncodeHeader(h, buf);
-      // Zero the O_DIRECT padding so files never carry stale buffer bytes.
-      std::memset(buf + kHeaderBytes + payload, 0, AlignUp(payload) - payload);
-      std::unique_ptr<PendingIo> io;
-      s = storage_->StartWrite(page, {res.slot, keys[i]}, StoredBytes(payload), &io);
+      const uint64_t generation = generation_.fetch_add(1);
+      auto io = std::make_unique<PendingIo>();
+      s = WriteChunk(req.kv, keys[i], {res.slot, keys[i]}, t0, n, page, generation, io.get());
       if (!s.ok()) {
+        (void)io->Wait();  // pieces already posted must finish before the page is reused
         pages_->Release(page);
         index_->Abort(keys[i]);
         counters_.store_io.fetch_add(1);
         failed[r] = s.WithContext("storing chunk " + keys[i].Hex());
         continue;
       }
-      inflight.push_back({r, keys[i], t0, n, page, h.generation, std::move(io)});
+      inflight.push_back({r, keys[i], t0, n, page, generation, std::move(io)});
     }
   }
   while (!inflight.empty()) finish_oldest();

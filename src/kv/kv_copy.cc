@@ -1,6 +1,7 @@
 // Layout copies: one memcpy per (plane, layer) run, so a chunk is 2 x layers copies.
 #include "kv_copy.h"
 
+#include <algorithm>
 #include <cstring>
 
 namespace ferry::kv {
@@ -66,6 +67,22 @@ void GatherChunk(const KvLayout& kv, const KvGeometry& g, uint64_t t0, uint64_t 
       std::memcpy(dst, RowPtr(kv, g, p, l, row), run);
       dst += run;
     }
+  }
+}
+
+void GatherRange(const KvLayout& kv, const KvGeometry& g, uint64_t t0, uint64_t n, uint64_t from,
+                 uint64_t to, uint8_t* payload) {
+  const uint64_t run = n * g.RowBytes();
+  const uint64_t row = t0 - kv.first_token;
+  while (from < to) {
+    // Payload runs are (plane, layer) in order, each `run` bytes.
+    const uint64_t r = from / run;
+    const uint64_t in_run = from % run;
+    const uint64_t len = std::min(run - in_run, to - from);
+    const auto p = static_cast<uint32_t>(r / g.layers);
+    const auto l = static_cast<uint32_t>(r % g.layers);
+    std::memcpy(payload + from, RowPtr(kv, g, p, l, row) + in_run, len);
+    from += len;
   }
 }
 

@@ -53,19 +53,30 @@ Status CheckPlainFile(const std::string& path) {
 }  // namespace
 
 PendingIo::~PendingIo() {
-  if (xfer_) (void)xfer_->Release();
+  for (auto& x : xfers_) (void)x->Release();
   if (file_reg_.valid()) (void)agent_->DeregisterMem(file_reg_);
 }
 
 Status PendingIo::Wait() {
-  Status s = xfer_->Wait(kIoTimeout);
-  if (s.code() == Code::kTimedOut) (void)xfer_->Cancel();
-  (void)xfer_->Release();
-  xfer_.reset();
+  Status first;
+  for (auto& x : xfers_) {
+    Status s = x->Wait(kIoTimeout);
+    if (s.code() == Code::kTimedOut) (void)x->Cancel();
+    (void)x->Release();
+    if (first.ok() && !s.ok()) first = s;
+  }
+  xfers_.clear();
   if (file_reg_.valid()) {
     (void)agent_->DeregisterMem(file_reg_);
     file_reg_ = {};
   }
+  return first;
+}
+
+Status PendingIo::WaitFirst() {
+  if (xfers_.empty()) return Status::Ok();
+  Status s = xfers_.front()->Wait(kIoTimeout);
+  if (s.code() == Code::kTimedOut) (void)xfers_.front()->Cancel();
   return s;
 }
 
@@ -189,36 +200,53 @@ std::string Storage::PathOf(const ChunkLocation& loc) const {
                     : prefix_ + ".slot" + std::to_string(loc.slot));
 }
 
+Status Storage::Begin(XferOp op, const ChunkLocation& loc, PendingIo* io) {
+  io->agent_ = agent_;
+  io->file_id_ = base_id_ + loc.slot;
+  if (!dynamic()) return Status::Ok();
+  const std::string path = PathOf(loc);
+  Status s = CheckPlainFile(path);
+  if (!s.ok()) return s;
+  io->file_id_ = base_id_ + (next_file_id_.fetch_add(1) & 0x7fffffff) + 0x80000000u;
+  const bool w = op == XferOp::kWrite;
+  const FileOpenFlags flags{.write = w, .direct = direct_, .sync = false, .create = w};
+  RegOptions reg;
+  reg.backends = {backend_};
+  return agent_->RegisterMem(MemDescList{MemKind::kFile, {FileByPath(path, io->file_id_, flags)}},
+                             &io->file_reg_, reg);
+}
+
+Status Storage::Post(XferOp op, uint32_t pg, std::span<const IoRange> ranges, PendingIo* io) {
+  std::unique_ptr<Transfer> xfer;
+  Status s;
+  if (!dynamic() && ranges.size() == 1 && ranges[0].offset == 0 && ranges[0].len == page_bytes_) {
+    // A whole page to its slot: made from the prepared lists by index, no descriptor checks.
+    const uint32_t li = pg, ri = static_cast<uint32_t>(io->file_id_ - base_id_);
+    s = agent_->MakeTransfer(op, *local_prepped_, {&li, 1}, *slot_prepped_, {&ri, 1}, &xfer,
+                             xfer_options_);
+  } else {
+    XferDescList local{MemKind::kDram, {}};
+    XferDescList remote{MemKind::kFile, {}};
+    for (const IoRange& r : ranges) {
+      local.descs.push_back({reinterpret_cast<uint64_t>(page(pg) + r.offset), r.len, 0});
+      remote.descs.push_back({r.offset, r.len, io->file_id_});
+    }
+    s = agent_->CreateTransfer(op, local, remote, "", &xfer, xfer_options_);
+  }
+  if (!s.ok()) return s;
+  s = xfer->Post();
+  if (!s.ok()) return s;
+  io->xfers_.push_back(std::move(xfer));
+  return Status::Ok();
+}
+
 Status Storage::Start(XferOp op, uint32_t pg, const ChunkLocation& loc, uint64_t bytes,
                       std::unique_ptr<PendingIo>* out) {
   auto io = std::make_unique<PendingIo>();
-  io->agent_ = agent_;
-  Status s;
-  if (!dynamic() && bytes == page_bytes_) {
-    const uint32_t li = pg, ri = loc.slot;
-    s = agent_->MakeTransfer(op, *local_prepped_, {&li, 1}, *slot_prepped_, {&ri, 1}, &io->xfer_,
-                             xfer_options_);
-  } else {
-    uint64_t file_id = base_id_ + loc.slot;
-    if (dynamic()) {
-      const std::string path = PathOf(loc);
-      s = CheckPlainFile(path);
-      if (!s.ok()) return s;
-      file_id = base_id_ + (next_file_id_.fetch_add(1) & 0x7fffffff) + 0x80000000u;
-      const bool w = op == XferOp::kWrite;
-      const FileOpenFlags flags{.write = w, .direct = direct_, .sync = false, .create = w};
-      RegOptions reg;
-      reg.backends = {backend_};
-      s = agent_->RegisterMem(MemDescList{MemKind::kFile, {FileByPath(path, file_id, flags)}},
-                              &io->file_reg_, reg);
-      if (!s.ok()) return s;
-    }
-    XferDescList local{MemKind::kDram, {{reinterpret_cast<uint64_t>(page(pg)), bytes, 0}}};
-    XferDescList remote{MemKind::kFile, {{0, bytes, file_id}}};
-    s = agent_->CreateTransfer(op, local, remote, "", &io->xfer_, xfer_options_);
-  }
+  Status s = Begin(op, loc, io.get());
   if (!s.ok()) return s;
-  s = io->xfer_->Post();
+  const IoRange all{0, bytes};
+  s = Post(op, pg, {&all, 1}, io.get());
   if (!s.ok()) return s;
   *out = std::move(io);
   return Status::Ok();
@@ -248,9 +276,11 @@ Status Storage::Invalidate(const ChunkLocation& loc) {
   XferDescList remote{MemKind::kFile, {{0, kHeaderBytes, base_id_ + loc.slot}}};
   PendingIo io;
   io.agent_ = agent_;
-  Status s = agent_->CreateTransfer(XferOp::kWrite, local, remote, "", &io.xfer_, xfer_options_);
+  std::unique_ptr<Transfer> xfer;
+  Status s = agent_->CreateTransfer(XferOp::kWrite, local, remote, "", &xfer, xfer_options_);
   if (!s.ok()) return s;
-  s = io.xfer_->Post();
+  s = xfer->Post();
+  io.xfers_.push_back(std::move(xfer));  // released by Wait or the destructor either way
   if (!s.ok()) return s;
   return io.Wait();
 }

@@ -6,6 +6,7 @@
 #include <atomic>
 #include <cstdint>
 #include <memory>
+#include <span>
 #include <string>
 #include <vector>
 
@@ -21,16 +22,31 @@ struct ChunkLocation {
   ChunkKey key;
 };
 
-// One transfer in flight, with what must be released when it finishes.
+// A byte range of a chunk's stored image (header + padded payload). The image has the same
+// layout in its buffer page and in its file, so one offset names both.
+struct IoRange {
+  uint64_t offset = 0;
+  uint64_t len = 0;
+};
+
+// The transfers in flight for one chunk, with what must be released when they finish.
 class PendingIo {
  public:
   ~PendingIo();
-  Status Wait();  // completion status; releases the transfer and per-op registrations
+  // Waits for every transfer posted on it (even after a failure: the page stays in use
+  // until the backend is done with it); the first error. Releases the transfers and the
+  // per-op file registration.
+  Status Wait();
+  // Waits for the first transfer posted only (kept for Wait): orders a later transfer
+  // after it.
+  Status WaitFirst();
+
  private:
   friend class Storage;
   Agent* agent_ = nullptr;
-  std::unique_ptr<Transfer> xfer_;
-  RegHandle file_reg_;  // dynamic mode: the key's file, registered for this op only
+  std::vector<std::unique_ptr<Transfer>> xfers_;
+  RegHandle file_reg_;    // dynamic mode: the key's file, registered for this chunk only
+  uint64_t file_id_ = 0;  // the file the transfers go to
 };
 
 class Storage {
@@ -54,11 +70,17 @@ class Storage {
   uint32_t slots() const { return slots_; }
 
   // Starts moving `bytes` (a 4 KiB multiple, from offset 0 of the file) between a page and
-  // a chunk's file.
+  // a chunk's file in one transfer.
   Status StartWrite(uint32_t page, const ChunkLocation& loc, uint64_t bytes,
                     std::unique_ptr<PendingIo>* out);
   Status StartRead(uint32_t page, const ChunkLocation& loc, uint64_t bytes,
                    std::unique_ptr<PendingIo>* out);
+
+  // Piecewise form: Begin opens the chunk's file for `io` (dynamic mode registers it), then
+  // each Post sends one transfer moving `ranges` (4 KiB-aligned) of the page. Lets a store
+  // write the first part of a chunk while the engine is still filling the rest.
+  Status Begin(XferOp op, const ChunkLocation& loc, PendingIo* io);
+  Status Post(XferOp op, uint32_t page, std::span<const IoRange> ranges, PendingIo* io);
 
   // Static: overwrites the slot's header with zeros so a restart does not bring it back.
   // Dynamic: deletes the key's file.

@@ -95,8 +95,10 @@ Status Storage::ScanHeaders(HeaderVisitor visit, void* ctx) {
       Status st = agent_->RegisterMem(files, &io.file_reg_, reg);
       if (!st.ok()) return st.WithContext("recovering " + dir_);
     }
-    Status st = agent_->CreateTransfer(XferOp::kRead, local, remote, "", &io.xfer_, xfer_options_);
-    if (st.ok()) st = io.xfer_->Post();
+    std::unique_ptr<Transfer> xfer;
+    Status st = agent_->CreateTransfer(XferOp::kRead, local, remote, "", &xfer, xfer_options_);
+    if (st.ok()) st = xfer->Post();
+    if (xfer) io.xfers_.push_back(std::move(xfer));
     if (st.ok()) st = io.Wait();
     if (!st.ok()) return st.WithContext("reading chunk headers in " + dir_);
     for (size_t i = 0; i < n; ++i) {

@@ -1,4 +1,4 @@
-// Included by fast_hash_{sse2,avx2,avx512}.cc, each compiled for its target. Do not
+// Included by fast_hash_{sse2,avx2}.cc, each compiled for its target. Do not
 // include elsewhere.
 #define XXH_INLINE_ALL
 #define XXH_STATIC_LINKING_ONLY
@@ -14,22 +14,12 @@ static_assert(sizeof(XXH3_state_t) <= ChecksumStream::kStateBytes);
 static_assert(alignof(XXH3_state_t) <= 64);
 
 ChunkKey ChainHash(const ChunkKey& prev, const int32_t* tokens, size_t count) {
-  const uint64_t head[3] = {prev.hi, prev.lo, count};
-  // One-shot hashing of a copy is cheaper than streaming for chunk-sized inputs (the
-  // state reset alone costs as much as the copy); both give the same hash.
-  constexpr size_t kMaxCopy = 4096;
-  if (count <= kMaxCopy) {
-    alignas(64) unsigned char buf[sizeof(head) + kMaxCopy * sizeof(int32_t)];
-    std::memcpy(buf, head, sizeof(head));
-    std::memcpy(buf + sizeof(head), tokens, count * sizeof(int32_t));
-    const XXH128_hash_t h = XXH3_128bits(buf, sizeof(head) + count * sizeof(int32_t));
-    return ChunkKey{h.high64, h.low64};
-  }
-  XXH3_state_t state;
-  XXH3_128bits_reset(&state);
-  XXH3_128bits_update(&state, head, sizeof(head));
-  XXH3_128bits_update(&state, tokens, count * sizeof(int32_t));
-  const XXH128_hash_t h = XXH3_128bits_digest(&state);
+  // Two levels: the tokens' own hash does not depend on the previous key, so consecutive
+  // chunks' long hashes overlap in the CPU and only a 40-byte hash is on the chain
+  // (32k-token chain: p50 7.0 us vs 10.3 us for one hash over key + tokens).
+  const XXH128_hash_t d = XXH3_128bits(tokens, count * sizeof(int32_t));
+  const uint64_t in[5] = {prev.hi, prev.lo, d.high64, d.low64, count};
+  const XXH128_hash_t h = XXH3_128bits(in, sizeof in);
   return ChunkKey{h.high64, h.low64};
 }
 

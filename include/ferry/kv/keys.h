@@ -1,7 +1,7 @@
 // Chunk keys: a stable 128-bit prefix hash chain over token chunks.
 //
 // key_0 = XXH3-128(model name, world size, worker id, dtype, KV geometry, chunk size)
-// key_i = XXH3-128(key_{i-1}, token count, tokens of chunk i)
+// key_i = XXH3-128(key_{i-1}, XXH3-128(tokens of chunk i), token count)
 // so a chunk matches only when the whole prefix before it, the model, the rank and the
 // layout all match. The hash is the same in every process and on every run (unlike a
 // per-process string hash), which is what lets a restarted engine find its chunks again.

@@ -13,18 +13,12 @@ namespace ferry::kv {
 namespace {
 
 using testing::kChunk;
+using testing::MakeEngine;
 using testing::MakeKv;
 using testing::SmallConfig;
 using testing::SmallGeometry;
 using testing::SmallOptions;
 using testing::Tokens;
-
-std::unique_ptr<Engine> MakeEngine(const Config& c, const EngineOptions& o = SmallOptions()) {
-  std::unique_ptr<Engine> e;
-  Status s = Engine::Create(c, o, &e);
-  EXPECT_TRUE(s.ok()) << s.ToString();
-  return e;
-}
 
 // One-chunk prompts, each distinct.
 std::vector<int32_t> Prompt(int i) {

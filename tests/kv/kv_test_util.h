@@ -64,6 +64,15 @@ inline EngineOptions SmallOptions(const std::string& model = "tiny") {
   return o;
 }
 
+// An engine on `c`, or null with a test failure naming why.
+inline std::unique_ptr<Engine> MakeEngine(const Config& c,
+                                          const EngineOptions& o = SmallOptions()) {
+  std::unique_ptr<Engine> e;
+  Status s = Engine::Create(c, o, &e);
+  EXPECT_TRUE(s.ok()) << s.ToString();
+  return e;
+}
+
 inline std::vector<int32_t> Tokens(size_t n, int32_t start) {
   std::vector<int32_t> t(n);
   for (size_t i = 0; i < n; ++i) t[i] = start + static_cast<int32_t>(i * 7 % 1000);

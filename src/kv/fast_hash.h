@@ -1,6 +1,6 @@
 // XXH3 with the widest vector unit the CPU has. Debian's libxxhash is built for baseline
 // x86-64 (SSE2), which makes hashing a 32k-token prompt cost ~30 us; the same code compiled
-// for AVX2 or AVX-512 and picked at run time is several times faster. XXH3's output does
+// for AVX2 and picked at run time is several times faster. XXH3's output does
 // not depend on the vector unit, so keys and checksums stay identical across machines.
 #pragma once
 

@@ -8,14 +8,14 @@
 namespace ferry::posix {
 
 PosixBackend::PosixBackend(const PosixOptions& options)
-    : options_(options), scheduler_(options.queue_depth) {}
+    : options_(options), scheduler_(unsigned(options.queue_depth)) {}
 
 PosixBackend::~PosixBackend() {
   engine_.reset();
 }
 
 Status PosixBackend::Create(const PosixOptions& options, std::unique_ptr<Backend>* out) {
-  if (options.queue_depth == 0 || options.queue_depth > 4096)
+  if (options.queue_depth < 1 || options.queue_depth > 4096)
     return InvalidArgument("parameter 'queue_depth' must be 1..4096, got " +
                            std::to_string(options.queue_depth));
   if (options.max_request_size < 4096 || options.max_request_size > (1ull << 30) ||
@@ -23,7 +23,7 @@ Status PosixBackend::Create(const PosixOptions& options, std::unique_ptr<Backend
     return InvalidArgument(
         "parameter 'max_request_size' must be a multiple of 4 KiB between 4 KiB and 1 GiB, got " +
         std::to_string(options.max_request_size));
-  if (options.threads == 0 || options.threads > 1024)
+  if (options.threads < 1 || options.threads > 1024)
     return InvalidArgument("parameter 'threads' must be 1..1024, got " +
                            std::to_string(options.threads));
 
@@ -31,12 +31,12 @@ Status PosixBackend::Create(const PosixOptions& options, std::unique_ptr<Backend
   std::string why_uring, why_aio, error;
   const std::string& e = options.engine;
   if (e == "uring" || e == "auto")
-    b->engine_ = MakeUringEngine(&b->scheduler_, options.queue_depth, options.registered_buffers,
-                                 &why_uring);
+    b->engine_ = MakeUringEngine(&b->scheduler_, unsigned(options.queue_depth),
+                                 options.registered_buffers, &why_uring);
   if (!b->engine_ && (e == "aio" || e == "auto"))
-    b->engine_ = MakeAioEngine(&b->scheduler_, options.queue_depth, &why_aio);
+    b->engine_ = MakeAioEngine(&b->scheduler_, unsigned(options.queue_depth), &why_aio);
   if (!b->engine_ && (e == "threads" || e == "auto"))
-    b->engine_ = MakeThreadEngine(&b->scheduler_, options.threads, &error);
+    b->engine_ = MakeThreadEngine(&b->scheduler_, unsigned(options.threads), &error);
   if (!b->engine_) {
     std::string m = "POSIX engine '" + e + "' is not available here";
     if (!why_uring.empty()) m += "; io_uring: " + why_uring;
@@ -105,8 +105,6 @@ Status PosixBackend::Prepare(XferOp op, MemKind local_kind, MemKind remote_kind,
             " (got address " + std::to_string(s.local_addr) + ", offset " +
             std::to_string(s.remote_addr) + ", length " + std::to_string(s.len) + ")");
     }
-    if (!req->write && file->fixed_index < 0 && file->fd < 0)
-      return Internal("file registration is closed");
     // Large descriptors become several ops so one I/O never exceeds max_request_size.
     for (uint64_t done = 0; done < s.len;) {
       const uint64_t n = std::min<uint64_t>(s.len - done, options_.max_request_size);

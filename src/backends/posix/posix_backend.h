@@ -12,9 +12,9 @@ namespace ferry::posix {
 
 struct PosixOptions {
   std::string engine = "auto";  // auto | uring | aio | threads
-  unsigned queue_depth = 256;
+  int64_t queue_depth = 256;
   uint64_t max_request_size = 32ull << 20;
-  unsigned threads = 8;
+  int64_t threads = 8;
   bool registered_buffers = true;
 };
 

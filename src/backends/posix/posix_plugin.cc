@@ -44,14 +44,8 @@ class PosixPluginSpec final : public PluginSpec {
   Status Create(const ParamValues& p, std::unique_ptr<Backend>* out) const override {
     PosixOptions o;
     o.engine = p.GetString("engine");
-    const int64_t qd = p.GetInt("queue_depth");
-    const int64_t threads = p.GetInt("threads");
-    if (qd < 1 || qd > 4096)
-      return InvalidArgument("parameter 'queue_depth' must be 1..4096, got " + std::to_string(qd));
-    if (threads < 1 || threads > 1024)
-      return InvalidArgument("parameter 'threads' must be 1..1024, got " + std::to_string(threads));
-    o.queue_depth = unsigned(qd);
-    o.threads = unsigned(threads);
+    o.queue_depth = p.GetInt("queue_depth");  // ranges are checked by PosixBackend::Create
+    o.threads = p.GetInt("threads");
     o.max_request_size = p.GetSize("max_request_size");
     o.registered_buffers = p.GetBool("registered_buffers");
     return PosixBackend::Create(o, out);

@@ -72,7 +72,7 @@ bool Runner::Create(const Options& options, const std::vector<Case>& cases,
   }
   st = r->agent_->CreateBackend(options.backend, params, &r->backend_);
   if (!st.ok()) {
-    *error = "creating backend " + options.backend + ": " + st.ToString();
+    *error = st.ToString();  // the agent names the backend and the key
     if (st.code() == ferry::Code::kNotFound) error->append(" (see --list-backends)");
     return false;
   }

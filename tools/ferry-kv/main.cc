@@ -161,9 +161,11 @@ int Run(RunArgs& a) {
               j["gb_loaded"].get<double>(), j["load_gbps"].get<double>());
   std::printf("  lookup               p50 %.1f us, p99 %.1f us\n", j["lookup_p50_us"].get<double>(),
               j["lookup_p99_us"].get<double>());
-  if (!a.no_lookup_bench) {
+  if (!a.no_lookup_bench && lb.error.empty()) {
     std::printf("  lookup 32k tokens    p50 %.1f us, p99 %.1f us (128 chunks, all stored)\n",
                 lb.p50_us, lb.p99_us);
+  } else if (!a.no_lookup_bench) {
+    std::printf("  lookup 32k tokens    not measured: %s\n", lb.error.c_str());
   }
   std::printf("  prefill tokens saved %llu\n", (unsigned long long)r.hit_tokens);
   std::printf("  evictions %llu, corrupt %llu, store failures %llu, mismatched chunks %llu\n",

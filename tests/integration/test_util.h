@@ -73,9 +73,13 @@ class TempDir {
     if (need_direct && statfs(base.c_str(), &fs) == 0 && fs.f_type == 0x01021994 /*tmpfs*/) {
       base = "/var/tmp";
     }
-    std::string tmpl = base + "/ferry-test-XXXXXX";
-    if (mkdtemp(tmpl.data()) != nullptr) path_ = tmpl;
+    Make(base);
   }
+  // In a chosen directory (e.g. /dev/shm for the POSIX inline path).
+  struct Under {
+    std::string base;
+  };
+  explicit TempDir(const Under& under) { Make(under.base); }
   ~TempDir() {
     std::error_code ec;
     if (!path_.empty()) std::filesystem::remove_all(path_, ec);
@@ -88,6 +92,10 @@ class TempDir {
   std::string File(const std::string& name) const { return path_ + "/" + name; }
 
  private:
+  void Make(const std::string& base) {
+    std::string tmpl = base + "/ferry-test-XXXXXX";
+    if (mkdtemp(tmpl.data()) != nullptr) path_ = tmpl;
+  }
   std::string path_;
 };
 
@@ -207,6 +215,7 @@ inline Status RunXfer(Agent& agent, XferOp op, const XferDescList& local,
 class PosixHarness {
  public:
   explicit PosixHarness(bool need_direct = true) : dir_(need_direct) {}
+  explicit PosixHarness(const TempDir::Under& under) : dir_(under) {}
 
   Status Init(const Params& params) {
     if (!dir_.ok()) return Internal("mkdtemp failed");

@@ -1,7 +1,9 @@
 #include "file_table.h"
 
 #include <fcntl.h>
+#include <linux/magic.h>
 #include <sys/stat.h>
+#include <sys/vfs.h>
 #include <unistd.h>
 
 #include <cerrno>
@@ -23,6 +25,15 @@ void DirectAlignment(int fd, FileMd* md) {
     md->offset_align = stx.stx_dio_offset_align;
   }
 #endif
+}
+
+// A regular file whose pages are memory only: no device behind it (see inline_io.h). Not a
+// block device node, whose own filesystem (devtmpfs) says nothing about the device.
+bool MemoryBacked(int fd) {
+  struct stat st {};
+  struct statfs fs {};
+  if (fstat(fd, &st) != 0 || !S_ISREG(st.st_mode) || fstatfs(fd, &fs) != 0) return false;
+  return fs.f_type == TMPFS_MAGIC || fs.f_type == RAMFS_MAGIC || fs.f_type == HUGETLBFS_MAGIC;
 }
 
 Status CheckKind(int fd, const std::string& name) {
@@ -78,6 +89,7 @@ Status OpenRegisteredFile(const MemDesc& desc, std::unique_ptr<FileMd>* out) {
     }
   }
   if (md->direct) DirectAlignment(md->fd, md.get());
+  md->memory_backed = MemoryBacked(md->fd);
   *out = std::move(md);
   return Status::Ok();
 }

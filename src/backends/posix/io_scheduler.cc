@@ -4,15 +4,9 @@
 #include <cerrno>
 #include <string>
 
+#include "op_status.h"
+
 namespace ferry::posix {
-namespace {
-
-std::string OpWhere(const IoOp& op) {
-  return "descriptor " + std::to_string(op.desc_index) + " (" + op.file->name + " offset " +
-         std::to_string(op.off + op.done) + ")";
-}
-
-}  // namespace
 
 void IoScheduler::Post(PosixRequest* req, CompletionSink* sink) {
   std::vector<IoOp*> batch;
@@ -85,21 +79,16 @@ void IoScheduler::OnResults(std::span<const IoResult> results) {
       bool resubmit = false;
       if (r.res < 0) {
         if (req->error.ok() && r.res != -ECANCELED)
-          req->error =
-              ErrnoStatus(int(-r.res), std::string(req->write ? "write " : "read ") + OpWhere(*op));
+          req->error = OpErrnoStatus(*op, op->done, int(-r.res));
       } else if (r.res == 0) {
-        if (req->error.ok())
-          req->error = req->write
-                           ? IoError("write made no progress at " + OpWhere(*op))
-                           : Status(Code::kOutOfRange, "read past end of file at " + OpWhere(*op));
+        if (req->error.ok()) req->error = OpNoProgress(*op, op->done);
       } else {
         op->done += uint32_t(r.res);
         if (op->done < op->len) {
           // Short I/O. With O_DIRECT a short read means end of file: the remainder would
           // start at an unaligned offset and the kernel would refuse it.
           if (!req->write && op->file->direct) {
-            if (req->error.ok())
-              req->error = {Code::kOutOfRange, "read past end of file at " + OpWhere(*op)};
+            if (req->error.ok()) req->error = OpPastEnd(*op, op->done);
           } else if (req->error.ok() && !req->cancelled.load(std::memory_order_relaxed)) {
             resubmit = true;
           }

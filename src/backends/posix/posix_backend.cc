@@ -4,6 +4,7 @@
 #include <string>
 
 #include "file_table.h"
+#include "inline_io.h"
 
 namespace ferry::posix {
 
@@ -23,6 +24,9 @@ Status PosixBackend::Create(const PosixOptions& options, std::unique_ptr<Backend
     return InvalidArgument(
         "parameter 'max_request_size' must be a multiple of 4 KiB between 4 KiB and 1 GiB, got " +
         std::to_string(options.max_request_size));
+  if (options.inline_max > (1ull << 30))
+    return InvalidArgument("parameter 'inline_max' must be at most 1 GiB, got " +
+                           std::to_string(options.inline_max));
   if (options.threads < 1 || options.threads > 1024)
     return InvalidArgument("parameter 'threads' must be 1..1024, got " +
                            std::to_string(options.threads));
@@ -120,12 +124,17 @@ Status PosixBackend::Prepare(XferOp op, MemKind local_kind, MemKind remote_kind,
       done += n;
     }
   }
+  req->run_inline = options_.inline_max > 0 && CanRunInline(*req, options_.inline_max);
   *out = std::move(req);
   return Status::Ok();
 }
 
 Status PosixBackend::Post(BackendRequest* request, CompletionSink* sink) {
-  scheduler_.Post(static_cast<PosixRequest*>(request), sink);
+  auto* req = static_cast<PosixRequest*>(request);
+  if (req->run_inline)
+    sink->Complete(RunInline(*req));
+  else
+    scheduler_.Post(req, sink);
   return Status::Ok();
 }
 

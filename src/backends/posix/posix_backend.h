@@ -16,6 +16,7 @@ struct PosixOptions {
   uint64_t max_request_size = 32ull << 20;
   int64_t threads = 8;
   bool registered_buffers = true;
+  uint64_t inline_max = 256 << 10;  // see inline_io.h; 0 = never inline
 };
 
 class PosixBackend final : public Backend {

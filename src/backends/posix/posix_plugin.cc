@@ -38,6 +38,12 @@ class PosixPluginSpec final : public PluginSpec {
          "register DRAM with io_uring as fixed buffers (no per-I/O page pinning)",
          {},
          {}},
+        {"inline_max",
+         ParamType::kSize,
+         "256K",
+         "buffered requests of at most this many bytes on tmpfs/ramfs run inside Post (0 = never)",
+         {},
+         {}},
     };
   }
 
@@ -48,6 +54,7 @@ class PosixPluginSpec final : public PluginSpec {
     o.threads = p.GetInt("threads");
     o.max_request_size = p.GetSize("max_request_size");
     o.registered_buffers = p.GetBool("registered_buffers");
+    o.inline_max = p.GetSize("inline_max");
     return PosixBackend::Create(o, out);
   }
 };

@@ -23,10 +23,11 @@ struct FileMd {
   int fd = -1;
   bool owned = false;  // opened by us (by path): closed at deregistration
   bool direct = false;
-  uint32_t mem_align = 1;     // O_DIRECT buffer alignment
-  uint32_t offset_align = 1;  // O_DIRECT offset/length alignment
-  int fixed_index = -1;       // io_uring registered-file slot
-  std::string name;           // path, or "fd N", for messages
+  uint32_t mem_align = 1;      // O_DIRECT buffer alignment
+  uint32_t offset_align = 1;   // O_DIRECT offset/length alignment
+  int fixed_index = -1;        // io_uring registered-file slot
+  bool memory_backed = false;  // a regular file on tmpfs, ramfs or hugetlbfs
+  std::string name;            // path, or "fd N", for messages
 };
 
 struct PosixRequest;
@@ -47,6 +48,7 @@ struct IoOp {
 
 struct PosixRequest final : BackendRequest {
   bool write = false;
+  bool run_inline = false;  // fixed at Prepare: Post moves the data itself (inline_io.h)
   std::vector<IoOp> ops;
   // Scheduler state, guarded by the scheduler's mutex.
   size_t next = 0;        // first op not yet submitted

@@ -12,6 +12,7 @@
 #include "chunk_index.h"
 #include "ferry/kv/engine.h"
 #include "page_pool.h"
+#include "slot_format.h"
 #include "storage.h"
 
 namespace ferry::kv {
@@ -29,10 +30,27 @@ class EngineImpl {
   std::shared_ptr<StoreHandle> StoreAsync(std::span<const int32_t> tokens, const KvLayout& kv);
   EngineStats Stats() const;
 
-  // Fills `page` with the chunk (payload, checksum, header) and posts its write in pieces
-  // on `io` as it goes; see engine_io.cc.
+  // A chunk write whose header has not been sent yet (engine_io.cc): it goes out, with the
+  // payload's tail, once the first piece is on disk.
+  struct ChunkTail {
+    uint64_t payload = 0;   // payload bytes
+    uint64_t posted = 0;    // payload bytes already posted
+    uint64_t checksum = 0;  // of the whole payload
+    bool sent = false;      // header and tail posted
+  };
+
+  // Fills `page` with the chunk (payload, checksum) and posts its write in pieces on `io`
+  // as it goes; a chunk that fits in one piece goes out whole, header included, and
+  // `tail->sent` is set. Otherwise PostTail sends the rest.
   Status WriteChunk(const KvLayout& kv, const ChunkKey& key, const ChunkLocation& loc, uint64_t t0,
-                    uint32_t n, uint32_t page, uint64_t generation, PendingIo* io);
+                    uint32_t n, uint32_t page, uint64_t generation, PendingIo* io, ChunkTail* tail);
+  // Writes the header into `page` and posts it with the payload's tail. Only once the
+  // first piece has completed (it carried the page's zeroed header bytes).
+  Status PostTail(const ChunkKey& key, uint32_t n, uint32_t page, uint64_t generation,
+                  ChunkTail* tail, PendingIo* io);
+
+  ChunkHeader MakeHeader(const ChunkKey& key, uint32_t n, uint64_t payload, uint64_t checksum,
+                         uint64_t generation) const;
 
   // Drops a chunk found corrupt and wipes its stored copy.
   void DropCorrupt(const ChunkKey& key, uint64_t generation);

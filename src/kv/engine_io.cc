@@ -19,6 +19,8 @@ struct Inflight {
   uint32_t page;
   uint64_t generation;
   std::unique_ptr<PendingIo> io;
+  EngineImpl::ChunkTail tail;  // stores only
+  Status error;                // stores: posting the tail failed
 };
 
 // Pages are taken without blocking while this call has transfers of its own to finish
@@ -36,7 +38,7 @@ uint32_t TakePage(PagePool& pool, std::deque<Inflight>& inflight, Finish finish_
 
 Status EngineImpl::WriteChunk(const KvLayout& kv, const ChunkKey& key, const ChunkLocation& loc,
                               uint64_t t0, uint32_t n, uint32_t page, uint64_t generation,
-                              PendingIo* io) {
+                              PendingIo* io, ChunkTail* tail) {
   // Copy and checksum in one pass: each block is hashed right after it is copied, while it
   // is still in cache, so the payload crosses memory once (read from the caller, written to
   // the page) instead of twice. Every kPieceBytes the filled part is posted, so the disk
@@ -45,14 +47,18 @@ Status EngineImpl::WriteChunk(const KvLayout& kv, const ChunkKey& key, const Chu
   // last is posted only after it completed: a slot reused for a new chunk never shows the
   // old chunk's header over new payload bytes. A crash between pieces leaves an empty slot
   // or a checksum-failing file, never a chunk that reads as valid.
+  //
+  // The wait for the first piece is not done here: the caller posts the tail when that
+  // piece is done (PostTail), and meanwhile starts more chunks, so a batch keeps
+  // queue_depth chunks in flight instead of stalling behind each one's first piece.
   constexpr uint64_t kBlockBytes = 256 << 10;   // fits in L2 with room to spare
   constexpr uint64_t kPieceBytes = 4ull << 20;  // big enough for full-speed disk writes
-  Status s = storage_->Begin(XferOp::kWrite, loc, io);
+  const uint64_t payload = uint64_t{n} * g_.BytesPerToken();
+  Status s = storage_->Begin(XferOp::kWrite, loc, StoredBytes(payload), io);
   if (!s.ok()) return s;
   uint8_t* buf = storage_->page(page);
   uint8_t* data = buf + kHeaderBytes;
   std::memset(buf, 0, kHeaderBytes);
-  const uint64_t payload = uint64_t{n} * g_.BytesPerToken();
   ChecksumStream sum;
   uint64_t posted = 0;  // payload bytes already handed to the backend
   for (uint64_t off = 0; off < payload;) {
@@ -71,12 +77,16 @@ Status EngineImpl::WriteChunk(const KvLayout& kv, const ChunkKey& key, const Chu
   }
   // Zero the O_DIRECT padding so files never carry stale buffer bytes.
   std::memset(data + payload, 0, AlignUp(payload) - payload);
-  // The first piece sent this page's header bytes (zeros): let it finish reading them
-  // before they are overwritten, and land before the real header does.
-  if (posted > 0) {
-    s = io->WaitFirst();
-    if (!s.ok()) return s;
-  }
+  *tail = ChunkTail{payload, posted, sum.Digest(), false};
+  if (posted > 0) return Status::Ok();  // PostTail, once the first piece is done
+  tail->sent = true;
+  EncodeHeader(MakeHeader(key, n, payload, tail->checksum, generation), buf);
+  const IoRange all{0, StoredBytes(payload)};
+  return storage_->Post(XferOp::kWrite, page, {&all, 1}, io);
+}
+
+ChunkHeader EngineImpl::MakeHeader(const ChunkKey& key, uint32_t n, uint64_t payload,
+                                   uint64_t checksum, uint64_t generation) const {
   ChunkHeader h;
   h.key = key;
   h.seed = seed_;
@@ -84,17 +94,22 @@ Status EngineImpl::WriteChunk(const KvLayout& kv, const ChunkKey& key, const Chu
   h.chunk_size = chunk_size_;
   h.tokens = n;
   h.payload_bytes = payload;
-  h.payload_checksum = sum.Digest();
+  h.payload_checksum = checksum;
   h.generation = generation;
   h.world_size = options_.model.world_size;
   h.worker_id = options_.model.worker_id;
   h.model_name = options_.model.model_name;
-  EncodeHeader(h, buf);
-  if (posted == 0) {
-    const IoRange all{0, StoredBytes(payload)};
-    return storage_->Post(XferOp::kWrite, page, {&all, 1}, io);
-  }
-  const IoRange last[2] = {{0, kHeaderBytes}, {kHeaderBytes + posted, AlignUp(payload) - posted}};
+  return h;
+}
+
+Status EngineImpl::PostTail(const ChunkKey& key, uint32_t n, uint32_t page, uint64_t generation,
+                            ChunkTail* tail, PendingIo* io) {
+  tail->sent = true;
+  // The first piece sent this page's header bytes (zeros): it has finished reading them,
+  // and has landed, so the real header lands after it.
+  EncodeHeader(MakeHeader(key, n, tail->payload, tail->checksum, generation), storage_->page(page));
+  const IoRange last[2] = {{0, kHeaderBytes},
+                           {kHeaderBytes + tail->posted, AlignUp(tail->payload) - tail->posted}};
   return storage_->Post(XferOp::kWrite, page, last, io);
 }
 
@@ -104,10 +119,20 @@ Status EngineImpl::StoreMany(std::span<const StoreRequest> requests,
   std::vector<Status> failed(requests.size());
   std::deque<Inflight> inflight;
 
+  auto post_tail = [&](Inflight& f) {
+    Status s = PostTail(f.key, f.tokens, f.page, f.generation, &f.tail, f.io.get());
+    if (!s.ok()) f.error = s;
+  };
   auto finish_oldest = [&] {
     Inflight f = std::move(inflight.front());
     inflight.pop_front();
+    if (!f.tail.sent) {
+      Status first = f.io->WaitFirst();
+      if (first.ok()) post_tail(f);
+    }
     Status s = f.io->Wait();
+    if (s.ok()) s = f.error;
+    if (s.ok() && !f.tail.sent) s = Internal("chunk header was never written");
     pages_->Release(f.page);
     if (s.ok()) {
       index_->Publish(f.key, f.generation);  // visible only now that the bytes are stored
@@ -156,10 +181,15 @@ Status EngineImpl::StoreMany(std::span<const StoreRequest> requests,
         if (storage_->dynamic()) (void)storage_->Invalidate({0, gone});
       }
       while (inflight.size() >= queue_depth_) finish_oldest();
+      for (Inflight& f : inflight) {
+        if (!f.tail.sent && f.io->FirstDone()) post_tail(f);
+      }
       const uint32_t page = TakePage(*pages_, inflight, finish_oldest);
       const uint64_t generation = generation_.fetch_add(1);
       auto io = std::make_unique<PendingIo>();
-      s = WriteChunk(req.kv, keys[i], {res.slot, keys[i]}, t0, n, page, generation, io.get());
+      EngineImpl::ChunkTail tail;
+      s = WriteChunk(req.kv, keys[i], {res.slot, keys[i]}, t0, n, page, generation, io.get(),
+                     &tail);
       if (!s.ok()) {
         (void)io->Wait();  // pieces already posted must finish before the page is reused
         pages_->Release(page);
@@ -168,7 +198,7 @@ Status EngineImpl::StoreMany(std::span<const StoreRequest> requests,
         failed[r] = s.WithContext("storing chunk " + keys[i].Hex());
         continue;
       }
-      inflight.push_back({r, keys[i], t0, n, page, generation, std::move(io)});
+      inflight.push_back({r, keys[i], t0, n, page, generation, std::move(io), tail, {}});
     }
   }
   while (!inflight.empty()) finish_oldest();
@@ -264,7 +294,7 @@ Status EngineImpl::RetrieveMany(std::span<const StoreRequest> requests,
         if (first.ok()) first = s.WithContext("loading chunk " + keys[i].Hex());
         break;
       }
-      inflight.push_back({r, keys[i], t0, n, page, ref.generation, std::move(io)});
+      inflight.push_back({r, keys[i], t0, n, page, ref.generation, std::move(io), {}, {}});
     }
   }
   while (!inflight.empty()) finish_oldest();

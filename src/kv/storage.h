@@ -40,6 +40,8 @@ class PendingIo {
   // Waits for the first transfer posted only (kept for Wait): orders a later transfer
   // after it.
   Status WaitFirst();
+  // Whether the first transfer posted has completed (or none was); does not block.
+  bool FirstDone() const;
 
  private:
   friend class Storage;
@@ -76,10 +78,12 @@ class Storage {
   Status StartRead(uint32_t page, const ChunkLocation& loc, uint64_t bytes,
                    std::unique_ptr<PendingIo>* out);
 
-  // Piecewise form: Begin opens the chunk's file for `io` (dynamic mode registers it), then
-  // each Post sends one transfer moving `ranges` (4 KiB-aligned) of the page. Lets a store
-  // write the first part of a chunk while the engine is still filling the rest.
-  Status Begin(XferOp op, const ChunkLocation& loc, PendingIo* io);
+  // Piecewise form: Begin opens the chunk's file for `io` (dynamic mode registers it, and
+  // for a write reserves `bytes` of disk for it first), then each Post sends one transfer
+  // moving `ranges` (4 KiB-aligned) of the page. Lets a store write the first part of a
+  // chunk while the engine is still filling the rest. Static slot files are reserved at
+  // open.
+  Status Begin(XferOp op, const ChunkLocation& loc, uint64_t bytes, PendingIo* io);
   Status Post(XferOp op, uint32_t page, std::span<const IoRange> ranges, PendingIo* io);
 
   // Static: overwrites the slot's header with zeros so a restart does not bring it back.

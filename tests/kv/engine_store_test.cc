@@ -3,6 +3,10 @@
 #include <gmock/gmock.h>
 #include <gtest/gtest.h>
 
+#include <sys/resource.h>
+
+#include <algorithm>
+#include <csignal>
 #include <filesystem>
 #include <fstream>
 
@@ -211,12 +215,6 @@ TEST(KvStore, ClearRemovesOnlyFerryFiles) {
   EXPECT_EQ(e->Lookup(Prompt(0)), 0u);
 }
 
-}  // namespace
-}  // namespace ferry::kv
-
-namespace ferry::kv {
-namespace {
-
 // Chunks above 4 MiB are written in pieces with the header last (engine_io.cc). Rows of
 // 1600 bytes make the (plane, layer) runs end off 4 KiB boundaries; a pool of 2 slots makes
 // later chunks reuse slots that hold an older chunk's header.
@@ -257,6 +255,90 @@ TEST(KvStore, LargeChunksWrittenInPiecesRoundTripAndSurviveRestart) {
       for (const auto& chunk : report.chunks) EXPECT_TRUE(chunk.payload_ok) << chunk.problem;
     }
   }
+}
+
+// Batches of multi-piece chunks as deep as the queue, the second one over slots that hold
+// the first one's chunks: every chunk verifies after restart and the newest are all there.
+TEST(KvStore, BatchOfPieceWrittenChunksOverReusedSlotsVerifiesAfterRestart) {
+  for (const bool direct : {false, true}) {
+    testing::TempDir dir;
+    const KvGeometry g{8, 8, 50, DType::kBf16, false};  // 12.5 KiB per token
+    Config c = testing::SmallConfig(dir.str(), /*pool=*/3);
+    c.chunk_size = 600;  // 7.3 MiB chunks: a 4 MiB piece and a tail each
+    c.use_direct_io = direct;
+    c.nixl_buffer_size = 3 * (4096 + 7680000);
+    EngineOptions o = SmallOptions();
+    o.geometry = g;
+    o.queue_depth = 3;
+    auto prompt = [](int i) { return Tokens(600, 100000 * (i + 1)); };
+    {
+      auto e = MakeEngine(c, o);
+      ASSERT_NE(e, nullptr);
+      for (int first : {0, 3}) {  // prompts 0-2, then 3-5 into the same three slots
+        std::vector<std::vector<int32_t>> t;
+        std::vector<std::vector<uint8_t>> kv;
+        std::vector<StoreRequest> reqs;
+        for (int i = first; i < first + 3; ++i) t.push_back(prompt(i));
+        for (const auto& x : t) kv.push_back(MakeKv(x, g));
+        for (size_t i = 0; i < t.size(); ++i)
+          reqs.push_back({t[i], KvLayout::Contiguous(kv[i].data(), 600)});
+        std::vector<StoreResult> results;
+        Status s = e->BatchedStore(reqs, &results);
+        ASSERT_TRUE(s.ok()) << s.ToString() << ", direct " << direct;
+        for (const auto& r : results) EXPECT_EQ(r.chunks_written, 1u);
+      }
+    }
+    auto e = MakeEngine(c, o);
+    ASSERT_NE(e, nullptr);
+    EXPECT_EQ(e->Stats().corrupt_chunks, 0u) << "direct " << direct;
+    ScanReport report;
+    ASSERT_TRUE(ScanStore(c, /*verify=*/true, &report).ok());
+    EXPECT_EQ(report.chunks.size(), 3u);
+    for (const auto& chunk : report.chunks) EXPECT_TRUE(chunk.payload_ok) << chunk.problem;
+    for (int i = 0; i < 6; ++i) {
+      const auto t = prompt(i);
+      std::vector<uint8_t> out(t.size() * g.BytesPerToken());
+      uint64_t restored = 0;
+      ASSERT_TRUE(e->Retrieve(t, KvLayout::Contiguous(out.data(), t.size()), &restored).ok());
+      EXPECT_EQ(restored, i < 3 ? 0u : t.size()) << "prompt " << i << ", direct " << direct;
+      EXPECT_TRUE(testing::PrefixMatches(out, t, g, restored)) << "prompt " << i;
+    }
+  }
+}
+
+// The pool's disk space is reserved when the engine opens it, and a reservation the
+// filesystem refuses stops the engine with an error naming the slot file.
+TEST(KvStore, PoolSpaceIsReservedAtOpen) {
+  testing::TempDir dir;
+  Config c = SmallConfig(dir.str(), /*pool=*/4);
+  {
+    auto e = MakeEngine(c);
+    ASSERT_NE(e, nullptr);
+  }
+  int slots = 0;
+  for (const auto& f : std::filesystem::directory_iterator(dir.str())) {
+    if (f.path().string().find(".slot") == std::string::npos) continue;
+    ++slots;
+    EXPECT_GE(std::filesystem::file_size(f.path()), 8192u) << f.path();
+  }
+  EXPECT_EQ(slots, 4);
+
+  // A file size limit below one page makes the reservation fail (EFBIG, SIGXFSZ ignored).
+  testing::TempDir dir2;
+  Config c2 = SmallConfig(dir2.str(), /*pool=*/4);
+  struct rlimit old {};
+  ASSERT_EQ(getrlimit(RLIMIT_FSIZE, &old), 0);
+  auto* old_handler = signal(SIGXFSZ, SIG_IGN);
+  struct rlimit small = old;
+  small.rlim_cur = 4096;
+  ASSERT_EQ(setrlimit(RLIMIT_FSIZE, &small), 0);
+  std::unique_ptr<Engine> e;
+  Status s = Engine::Create(c2, SmallOptions(), &e);
+  setrlimit(RLIMIT_FSIZE, &old);
+  signal(SIGXFSZ, old_handler);
+  EXPECT_FALSE(s.ok());
+  EXPECT_THAT(s.message(), ::testing::HasSubstr("reserving 8192 bytes"));
+  EXPECT_THAT(s.message(), ::testing::HasSubstr(".slot0"));
 }
 
 }  // namespace

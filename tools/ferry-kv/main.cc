@@ -109,6 +109,7 @@ int Run(RunArgs& a) {
   j["queue_depth"] = a.queue_depth;
   j["direct_io"] = cfg.use_direct_io;
   j["requests"] = r.requests;
+  j["batch"] = a.w.batch;
   j["prompt_tokens"] = r.prompt_tokens;
   j["hit_tokens"] = r.hit_tokens;
   j["token_hit_rate"] = r.prompt_tokens ? double(r.hit_tokens) / double(r.prompt_tokens) : 0.0;
@@ -148,7 +149,8 @@ int Run(RunArgs& a) {
               preset.name.c_str(), cfg.nixl_backend.c_str(), cfg.nixl_path.c_str(),
               static_cast<long long>(cfg.chunk_size),
               double(j["chunk_bytes"].get<uint64_t>()) / (1 << 20), a.queue_depth);
-  std::printf("  requests             %llu\n", (unsigned long long)r.requests);
+  std::printf("  requests             %llu (up to %u per step)\n", (unsigned long long)r.requests,
+              a.w.batch);
   std::printf("  token hit rate       %.1f %%  (%llu of %llu prompt tokens)\n",
               100 * j["token_hit_rate"].get<double>(), (unsigned long long)r.hit_tokens,
               (unsigned long long)r.prompt_tokens);
@@ -246,6 +248,9 @@ int main(int argc, char** argv) {
   run->add_option("--system-tokens", ra.w.system_tokens, "tokens per system prompt");
   run->add_option("--returning", ra.w.returning, "users who return for a last turn");
   run->add_option("--window-chunks", ra.w.window_chunks, "caller KV memory in chunks");
+  run->add_option("--batch", ra.w.batch,
+                  "requests per scheduler step, stored and loaded in batched calls")
+      ->check(CLI::Range(1u, 1024u));
   run->add_option("--queue-depth", ra.queue_depth, "chunk transfers in flight");
   run->add_option("--seed", ra.w.seed, "workload random seed");
   run->add_flag("--fresh", ra.fresh, "clear the cache first (always for the built-in config)");

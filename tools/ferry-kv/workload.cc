@@ -115,13 +115,39 @@ void Progress(uint64_t done, uint64_t total) {
 
 }  // namespace
 
+namespace {
+
+// One request of a scheduler step, with its slice of the window.
+struct Active {
+  User* user;
+  std::vector<int32_t> prompt;
+  std::vector<ChunkKey> keys;
+  uint8_t* window;
+  uint64_t hit = 0;       // lookup's answer
+  uint64_t restored = 0;  // tokens restored
+  uint64_t next = 0;      // first token of its next window
+  bool done = false;
+};
+
+// A step's requests (at most `limit`, each user at most once: a user's next turn needs the
+// reply to this one), taken from `schedule` at *pos.
+std::vector<uint32_t> NextStep(const std::vector<uint32_t>& schedule, size_t* pos, size_t limit) {
+  std::vector<uint32_t> step;
+  while (*pos < schedule.size() && step.size() < limit &&
+         std::find(step.begin(), step.end(), schedule[*pos]) == step.end()) {
+    step.push_back(schedule[(*pos)++]);
+  }
+  return step;
+}
+
+}  // namespace
+
 RunResult RunWorkload(ferry::kv::Engine& engine, const WorkloadOptions& o) {
   RunResult r;
   const auto start = Clock::now();
   const KvGeometry& g = o.geometry;
   const uint64_t cs = o.chunk_size;
-  const uint64_t wt = uint64_t{o.window_chunks} * cs;  // window tokens
-  std::vector<uint8_t> window(wt * g.BytesPerToken());
+  std::vector<uint8_t> window(uint64_t{o.window_chunks} * cs * g.BytesPerToken());
   std::mt19937_64 rng(o.seed);
 
   std::vector<std::vector<int32_t>> systems;
@@ -136,63 +162,105 @@ RunResult RunWorkload(ferry::kv::Engine& engine, const WorkloadOptions& o) {
   }
   for (uint32_t u = 0; u < std::min(o.returning, o.users); ++u) schedule.push_back(u);
 
-  for (size_t n = 0; n < schedule.size(); ++n) {
-    User& user = users[schedule[n]];
-    std::vector<int32_t> prompt = user.history;
-    const auto msg = RandomTokens(rng, o.user_tokens);
-    prompt.insert(prompt.end(), msg.begin(), msg.end());
-    const std::vector<ChunkKey> keys = engine.Keys(prompt);
+  const size_t batch = std::clamp<size_t>(o.batch, 1, o.window_chunks);
+  for (size_t pos = 0; pos < schedule.size();) {
+    const std::vector<uint32_t> ids = NextStep(schedule, &pos, batch);
+    // The window is shared out: each request of the step gets `per` chunks of it.
+    const uint64_t wt = uint64_t{o.window_chunks} / ids.size() * cs;  // tokens per slice
+    std::vector<Active> step;
+    for (size_t j = 0; j < ids.size(); ++j) {
+      Active a;
+      a.user = &users[ids[j]];
+      a.prompt = a.user->history;
+      const auto msg = RandomTokens(rng, o.user_tokens);
+      a.prompt.insert(a.prompt.end(), msg.begin(), msg.end());
+      a.keys = engine.Keys(a.prompt);
+      a.window = window.data() + j * wt * g.BytesPerToken();
+      const auto t0 = Clock::now();
+      a.hit = engine.Lookup(a.prompt);
+      r.lookup_us.push_back(Seconds(Clock::now() - t0) * 1e6);
+      r.requests++;
+      r.prompt_tokens += a.prompt.size();
+      r.chunks += a.keys.size();
+      a.done = a.hit == 0;
+      step.push_back(std::move(a));
+    }
 
-    auto t0 = Clock::now();
-    const uint64_t hit = engine.Lookup(prompt);
-    r.lookup_us.push_back(Seconds(Clock::now() - t0) * 1e6);
-    r.requests++;
-    r.prompt_tokens += prompt.size();
-    r.chunks += keys.size();
-
-    // Load the hit prefix window by window, checking every chunk.
-    uint64_t restored_total = 0;
-    for (uint64_t w0 = 0; w0 < hit; w0 += wt) {
+    // Load every request's hit prefix, one window slice per request per call, checking
+    // every chunk.
+    for (;;) {
+      std::vector<Active*> round;
+      std::vector<ferry::kv::StoreRequest> reqs;
+      for (Active& a : step) {
+        if (a.done) continue;
+        round.push_back(&a);
+        reqs.push_back({a.prompt, KvLayout::Contiguous(a.window, wt, a.next)});
+      }
+      if (round.empty()) break;
+      std::vector<uint64_t> restored;
       const auto before = engine.Stats();
-      uint64_t restored = 0;
-      t0 = Clock::now();
-      ferry::Status s =
-          engine.Retrieve(prompt, KvLayout::Contiguous(window.data(), wt, w0), &restored);
+      const auto t0 = Clock::now();
+      ferry::Status s = engine.BatchedRetrieve(reqs, &restored);
       r.load_seconds += Seconds(Clock::now() - t0);
       r.bytes_loaded += engine.Stats().bytes_loaded - before.bytes_loaded;
       if (!s.ok() && r.first_error.empty()) r.first_error = s.ToString();
-      for (uint64_t c = w0 / cs; c * cs < restored && c < keys.size(); ++c) {
-        const uint64_t len = std::min<uint64_t>(cs, prompt.size() - c * cs);
-        if (!CheckChunk(g, keys[c], window.data(), wt, c * cs - w0, len)) r.mismatched_chunks++;
-        r.verified_bytes += len * g.BytesPerToken();
+      for (size_t i = 0; i < round.size(); ++i) {
+        Active& a = *round[i];
+        const uint64_t got = restored[i];
+        for (uint64_t c = a.next / cs; c * cs < got && c < a.keys.size(); ++c) {
+          const uint64_t len = std::min<uint64_t>(cs, a.prompt.size() - c * cs);
+          if (!CheckChunk(g, a.keys[c], a.window, wt, c * cs - a.next, len)) r.mismatched_chunks++;
+          r.verified_bytes += len * g.BytesPerToken();
+        }
+        a.restored = got;
+        a.next += wt;
+        a.done = got < std::min(a.hit, a.next) || a.next >= a.hit;
       }
-      restored_total = restored;
-      if (restored < std::min(hit, w0 + wt)) break;
     }
-    r.hit_tokens += restored_total;
-    r.chunk_hits += restored_total / cs + (restored_total % cs != 0 ? 1 : 0);
+    for (Active& a : step) {
+      r.hit_tokens += a.restored;
+      r.chunk_hits += a.restored / cs + (a.restored % cs != 0 ? 1 : 0);
+      // Prefill would compute the rest; it is stored from the first chunk not restored.
+      a.next = a.restored / cs * cs;
+      a.done = a.next / cs >= a.keys.size();
+    }
 
-    // Prefill would compute the rest; store the new chunks window by window.
-    for (uint64_t w0 = restored_total / cs * cs; w0 / cs < keys.size(); w0 += wt) {
-      for (uint64_t c = w0 / cs; c < keys.size() && c * cs < w0 + wt; ++c) {
-        const uint64_t len = std::min<uint64_t>(cs, prompt.size() - c * cs);
-        FillChunk(g, keys[c], window.data(), wt, c * cs - w0, len);
+    // Store the new chunks of every request, a window slice each per call.
+    for (;;) {
+      std::vector<Active*> round;
+      std::vector<ferry::kv::StoreRequest> reqs;
+      for (Active& a : step) {
+        if (a.done) continue;
+        for (uint64_t c = a.next / cs; c < a.keys.size() && c * cs < a.next + wt; ++c) {
+          const uint64_t len = std::min<uint64_t>(cs, a.prompt.size() - c * cs);
+          FillChunk(g, a.keys[c], a.window, wt, c * cs - a.next, len);
+        }
+        round.push_back(&a);
+        reqs.push_back({a.prompt, KvLayout::Contiguous(a.window, wt, a.next)});
       }
+      if (round.empty()) break;
+      std::vector<ferry::kv::StoreResult> results;
       const auto before = engine.Stats();
-      t0 = Clock::now();
-      ferry::Status s = engine.Store(prompt, KvLayout::Contiguous(window.data(), wt, w0));
+      const auto t0 = Clock::now();
+      ferry::Status s = engine.BatchedStore(reqs, &results);
       r.store_seconds += Seconds(Clock::now() - t0);
       r.bytes_stored += engine.Stats().bytes_stored - before.bytes_stored;
       if (!s.ok()) {
         r.store_failures++;
         if (r.first_error.empty()) r.first_error = s.ToString();
-        break;
+        break;  // like a server that gives up offloading this step
+      }
+      for (Active* a : round) {
+        a->next += wt;
+        a->done = a->next / cs >= a->keys.size();
       }
     }
-    user.history = std::move(prompt);
-    const auto reply = RandomTokens(rng, o.reply_tokens);
-    user.history.insert(user.history.end(), reply.begin(), reply.end());
-    if (o.progress) Progress(n + 1, schedule.size());
+    for (Active& a : step) {
+      a.user->history = std::move(a.prompt);
+      const auto reply = RandomTokens(rng, o.reply_tokens);
+      a.user->history.insert(a.user->history.end(), reply.begin(), reply.end());
+    }
+    if (o.progress) Progress(pos, schedule.size());
   }
   r.wall_seconds = Seconds(Clock::now() - start);
   return r;

@@ -26,7 +26,10 @@ struct WorkloadOptions {
   uint32_t user_tokens = 300;   // new user message per turn
   uint32_t reply_tokens = 200;  // assistant reply appended after each turn
   uint32_t returning = 2;       // users who come back for a last turn at the end
-  uint32_t window_chunks = 4;   // caller KV memory, in chunks
+  uint32_t window_chunks = 4;   // caller KV memory, in chunks, shared by a step's requests
+  // Requests per scheduler step, as a serving engine batches them: looked up, loaded with
+  // one BatchedRetrieve and stored with one BatchedStore per round (at most window_chunks).
+  uint32_t batch = 4;
   uint64_t seed = 1;
   bool progress = false;  // progress bar on stderr
 };

@@ -22,6 +22,7 @@
 #include <string_view>
 #include <vector>
 
+#include "ferry/completion_queue.h"
 #include "ferry/memory.h"
 #include "ferry/params.h"
 #include "ferry/status.h"
@@ -58,6 +59,10 @@ struct RegOptions {
 
 struct XferOptions {
   BackendId backend;  // force a backend; none = deterministic choice (see above)
+  // Where the transfer reports each completion, with `tag` (completion_queue.h); none =
+  // only Check/Wait/CompletionFd.
+  std::shared_ptr<CompletionQueue> completion_queue;
+  uint64_t tag = 0;
 };
 
 // A transfer list checked and resolved once against the registrations, for making many

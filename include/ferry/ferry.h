@@ -2,6 +2,7 @@
 #pragma once
 
 #include "ferry/agent.h"
+#include "ferry/completion_queue.h"
 #include "ferry/memory.h"
 #include "ferry/params.h"
 #include "ferry/status.h"

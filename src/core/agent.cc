@@ -257,6 +257,7 @@ Status AgentImpl::MakeTransfer(XferOp op, const PreppedList& local,
                                                            remote.shared_from_this()};
   auto state = std::make_shared<TransferState>(op, std::move(chosen), std::move(req),
                                                std::move(holds), bytes, uint32_t(n));
+  if (options.completion_queue) state->AttachQueue(options.completion_queue, options.tag);
   out->reset(new Transfer(std::move(state)));
   return Status::Ok();
 }

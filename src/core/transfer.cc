@@ -79,7 +79,16 @@ void TransferState::Complete(Status status) {
     uint64_t one = 1;
     (void)!write(event_fd_, &one, sizeof one);
   }
+  // Under mu_, so the tag is visible only together with the finished state (the queue
+  // never takes a transfer's lock: no ordering problem).
+  if (queue_) queue_->Push(tag_);
   cv_.notify_all();
+}
+
+void TransferState::AttachQueue(std::shared_ptr<CompletionQueue> queue, uint64_t tag) {
+  std::lock_guard lk(mu_);
+  queue_ = std::move(queue);
+  tag_ = tag;
 }
 
 Status TransferState::CheckLocked() const {

@@ -13,6 +13,7 @@
 #include <vector>
 
 #include "backend_entry.h"
+#include "ferry/completion_queue.h"
 #include "ferry/transfer.h"
 #include "registry.h"
 
@@ -41,6 +42,8 @@ class TransferState final : public CompletionSink {
   BackendId backend() const { return backend_->id; }
 
   void Complete(Status status) override;
+  // Before the first Post only (the agent does it at creation).
+  void AttachQueue(std::shared_ptr<CompletionQueue> queue, uint64_t tag);
 
  private:
   enum class Phase { kNew, kInFlight, kDone, kReleased };
@@ -57,6 +60,8 @@ class TransferState final : public CompletionSink {
   Phase phase_ = Phase::kNew;
   Status result_;
   int event_fd_ = -1;
+  std::shared_ptr<CompletionQueue> queue_;
+  uint64_t tag_ = 0;
   TransferTelemetry telemetry_;
   std::chrono::steady_clock::time_point started_;
 };

@@ -207,7 +207,9 @@ int ParseOptions(int argc, char** argv, Options* out) {
                  "make: MakeTransfer per request; repost: Transfers made before timing, reposted")
       ->check(CLI::IsMember({"make", "repost"}))
       ->capture_default_str();
-  app.add_option("--wait", wait_text, "block: Transfer::Wait; poll: spin on Transfer::Check")
+  app.add_option("--wait", wait_text,
+                 "block: sleep until any request completes (CompletionQueue); poll: spin on "
+                 "Transfer::Check")
       ->check(CLI::IsMember({"block", "poll"}))
       ->capture_default_str();
   app.add_option("--max-xfers", out->max_xfers, "repost mode: most Transfers made per case")

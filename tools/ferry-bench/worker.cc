@@ -83,6 +83,10 @@ class Worker {
   bool Make(Slot& slot, std::unique_ptr<ferry::Transfer>* out) {
     ferry::XferOptions xo;
     xo.backend = p_.backend;
+    if (queue_) {
+      xo.completion_queue = queue_;
+      xo.tag = static_cast<uint64_t>(&slot - slots_.data());
+    }
     ferry::Status st = p_.agent->MakeTransfer(p_.op, *p_.local, slot.local_idx, *p_.target,
                                               slot.target_idx, out, xo);
     if (!st.ok()) Fail("MakeTransfer: " + st.ToString());
@@ -158,7 +162,28 @@ class Worker {
     slot.current = nullptr;
   }
 
+  // Reaps whichever requests finish first, as fio does: waiting on one particular request
+  // would leave the slots of those that finish before it idle.
+  void LoopOnQueue() {
+    std::vector<uint64_t> tags;
+    while (inflight_ > 0) {
+      tags.clear();
+      if (queue_->Wait(&tags, p_.timeout) == 0) {
+        Fail("no request completed within the --timeout");
+        return;
+      }
+      for (uint64_t tag : tags) {
+        Slot& slot = slots_[tag];
+        Finish(slot, slot.current->Check());
+        if (!r_->ok) return;
+        Post(slot);
+        if (!r_->ok) return;
+      }
+    }
+  }
+
   void Loop() {
+    if (queue_) return LoopOnQueue();
     const bool poll = p_.wait == WaitMode::kPoll;
     while (inflight_ > 0) {
       bool reaped = false;
@@ -209,6 +234,9 @@ class Worker {
   Rng rng_;
   std::vector<Slot> slots_;
   uint64_t inflight_ = 0;
+  // --wait block: every transfer reports here (tag = slot index).
+  std::shared_ptr<ferry::CompletionQueue> queue_ =
+      p_.wait == WaitMode::kBlock ? ferry::CompletionQueue::Create() : nullptr;
 };
 
 }  // namespace

@@ -182,11 +182,12 @@ class Worker {
     }
   }
 
-  void Loop() {
-    if (queue_) return LoopOnQueue();
-    const bool poll = p_.wait == WaitMode::kPoll;
+  void Loop() { queue_ ? LoopOnQueue() : LoopPolling(); }
+
+  // --wait poll: spins on Check over every busy slot; the oldest request is the first to
+  // overrun the timeout.
+  void LoopPolling() {
     while (inflight_ > 0) {
-      bool reaped = false;
       Slot* oldest = nullptr;
       for (Slot& slot : slots_) {
         if (!slot.busy) continue;
@@ -195,25 +196,13 @@ class Worker {
           if (oldest == nullptr || slot.posted < oldest->posted) oldest = &slot;
           continue;
         }
-        reaped = true;
         Finish(slot, st);
         if (!r_->ok) return;
         Post(slot);
         if (!r_->ok) return;
       }
-      if (reaped || oldest == nullptr) continue;
-      if (poll) {
-        // Spinning: the oldest request is the first to overrun the timeout.
-        if (Clock::now() - oldest->posted > p_.timeout) {
-          Fail("a request did not complete within the --timeout");
-          return;
-        }
-        continue;
-      }
-      // Nothing finished: sleep in the library until the oldest request completes.
-      ferry::Status st = oldest->current->Wait(p_.timeout);
-      if (st.code() == ferry::Code::kTimedOut) {
-        Fail("a request did not complete within the --timeout (" + st.ToString() + ")");
+      if (oldest != nullptr && Clock::now() - oldest->posted > p_.timeout) {
+        Fail("a request did not complete within the --timeout");
         return;
       }
     }

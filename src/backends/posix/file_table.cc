@@ -27,21 +27,19 @@ void DirectAlignment(int fd, FileMd* md) {
 #endif
 }
 
-// A regular file whose pages are memory only: no device behind it (see inline_io.h). Not a
-// block device node, whose own filesystem (devtmpfs) says nothing about the device.
-bool MemoryBacked(int fd) {
+// Refuses anything but a regular file or a block device, and notes whether the file's
+// pages are memory only, with no device behind them (see inline_io.h). A block device
+// node never is: its own filesystem (devtmpfs) says nothing about the device.
+Status CheckKind(int fd, FileMd* md) {
   struct stat st {};
-  struct statfs fs {};
-  if (fstat(fd, &st) != 0 || !S_ISREG(st.st_mode) || fstatfs(fd, &fs) != 0) return false;
-  return fs.f_type == TMPFS_MAGIC || fs.f_type == RAMFS_MAGIC || fs.f_type == HUGETLBFS_MAGIC;
-}
-
-Status CheckKind(int fd, const std::string& name) {
-  struct stat st {};
-  if (fstat(fd, &st) != 0) return ErrnoStatus(errno, "stat " + name);
-  if (S_ISDIR(st.st_mode)) return InvalidArgument(name + " is a directory, not a file");
+  if (fstat(fd, &st) != 0) return ErrnoStatus(errno, "stat " + md->name);
+  if (S_ISDIR(st.st_mode)) return InvalidArgument(md->name + " is a directory, not a file");
   if (!S_ISREG(st.st_mode) && !S_ISBLK(st.st_mode))
-    return InvalidArgument(name + " is neither a regular file nor a block device");
+    return InvalidArgument(md->name + " is neither a regular file nor a block device");
+  struct statfs fs {};
+  md->memory_backed =
+      S_ISREG(st.st_mode) && fstatfs(fd, &fs) == 0 &&
+      (fs.f_type == TMPFS_MAGIC || fs.f_type == RAMFS_MAGIC || fs.f_type == HUGETLBFS_MAGIC);
   return Status::Ok();
 }
 
@@ -57,7 +55,7 @@ Status OpenRegisteredFile(const MemDesc& desc, std::unique_ptr<FileMd>* out) {
     md->name = "fd " + std::to_string(md->fd);
     int fl = fcntl(md->fd, F_GETFL);
     if (fl < 0) return ErrnoStatus(errno, md->name + " is not an open file");
-    Status s = CheckKind(md->fd, md->name);
+    Status s = CheckKind(md->fd, md.get());
     if (!s.ok()) return s;
     md->direct = (fl & O_DIRECT) != 0;
   } else {
@@ -82,14 +80,13 @@ Status OpenRegisteredFile(const MemDesc& desc, std::unique_ptr<FileMd>* out) {
     md->owned = true;
     md->direct = f.direct;
     md->name = "'" + path + "'";
-    Status s = CheckKind(fd, md->name);
+    Status s = CheckKind(fd, md.get());
     if (!s.ok()) {
       close(fd);
       return s;
     }
   }
   if (md->direct) DirectAlignment(md->fd, md.get());
-  md->memory_backed = MemoryBacked(md->fd);
   *out = std::move(md);
   return Status::Ok();
 }

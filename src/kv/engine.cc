@@ -2,6 +2,7 @@
 #include <algorithm>
 
 #include "engine_impl.h"
+#include "fast_hash.h"
 #include "kv_copy.h"
 #include "slot_format.h"
 
@@ -112,6 +113,7 @@ Status EngineImpl::Init(const Config& config, const EngineOptions& options) {
   pages_ = std::make_unique<PagePool>(storage_->pages());
   queue_depth_ = std::clamp<uint32_t>(options.queue_depth, 1, storage_->pages());
   index_ = std::make_unique<ChunkIndex>(storage_->slots(), config.nixl_max_storage_size);
+  key_memo_ = std::make_unique<PrefixKeyCache>(chunk_size_);
   s = Recover();
   if (!s.ok()) return s;
   for (uint32_t i = 0; i < std::max<uint32_t>(1, options.async_threads); ++i) {
@@ -138,31 +140,37 @@ std::vector<ChunkKey> EngineImpl::Keys(std::span<const int32_t> tokens, size_t m
 }
 
 uint64_t EngineImpl::Lookup(std::span<const int32_t> tokens) const {
-  // Hash a few chunks at a time, then check them under one shared lock: a miss near the
-  // start costs little hashing, a long hit takes the lock once per step, not per chunk.
-  // Keys live on the stack: nothing is allocated per lookup.
-  constexpr size_t kStep = 16;
-  ChunkKey keys[kStep];
-  ChunkKey prev = seed_;
-  uint64_t pos = 0;
-  while (pos < tokens.size()) {
-    size_t n = 0;
-    uint64_t p = pos;
-    while (n < kStep && p < tokens.size()) {
-      const uint64_t len = std::min<uint64_t>(chunk_size_, tokens.size() - p);
-      if (len < chunk_size_ && !config_.save_unfull_chunk) break;
-      prev = NextKey(prev, tokens.subspan(p, len));
-      keys[n++] = prev;
-      p += len;
+  const size_t full = tokens.size() / chunk_size_;
+  // keys[0, known): keys of the leading chunks, from the memo or hashed here. Per thread,
+  // so that a steady stream of lookups allocates nothing.
+  thread_local std::vector<ChunkKey> keys;
+  if (keys.size() < full) keys.resize(full);
+  size_t known = key_memo_->Match(tokens, keys.data(), full);
+  size_t hit = index_->PrefixReady({keys.data(), known});
+  if (hit == known) {
+    // Hash a few chunks at a time, then check them under one shared lock: a miss near the
+    // start costs little hashing, a long hit takes the lock once per step, not per chunk.
+    constexpr size_t kStep = 16;
+    const size_t memo_known = known;
+    ChunkKey prev = known > 0 ? keys[known - 1] : seed_;
+    while (known < full) {
+      const size_t n = std::min(kStep, full - known);
+      ChainHashRun(prev, tokens.data() + known * chunk_size_, chunk_size_, n, &keys[known]);
+      const size_t ready = index_->PrefixReady({&keys[known], n});
+      prev = keys[known + n - 1];
+      known += n;
+      hit += ready;
+      if (ready < n) break;
     }
-    if (n == 0) break;
-    const size_t ready = index_->PrefixReady({keys, n});
-    // Only the last chunk of the prompt can be partial, so every ready chunk before it is
-    // a full one.
-    if (ready < n) return std::min<uint64_t>(pos + uint64_t{ready} * chunk_size_, p);
-    pos = p;
+    if (known > memo_known) key_memo_->Offer(tokens, {keys.data(), known});
   }
-  return pos;
+  if (hit < full) return hit * chunk_size_;
+  // Only the last chunk of a prompt can be partial; it is not memoized.
+  if (!config_.save_unfull_chunk) return full * chunk_size_;
+  if (tokens.size() == full * chunk_size_) return tokens.size();
+  const ChunkKey last =
+      NextKey(full > 0 ? keys[full - 1] : seed_, tokens.subspan(full * chunk_size_));
+  return index_->PrefixReady({&last, 1}) == 1 ? tokens.size() : full * chunk_size_;
 }
 
 Status EngineImpl::RemoveChunk(const ChunkKey& key) {

@@ -12,6 +12,7 @@
 #include "chunk_index.h"
 #include "ferry/kv/engine.h"
 #include "page_pool.h"
+#include "prefix_key_cache.h"
 #include "slot_format.h"
 #include "storage.h"
 
@@ -65,6 +66,7 @@ class EngineImpl {
   std::unique_ptr<Storage> storage_;
   std::unique_ptr<PagePool> pages_;
   std::unique_ptr<ChunkIndex> index_;
+  std::unique_ptr<PrefixKeyCache> key_memo_;  // Lookup's keys of recent prompts
   std::atomic<uint64_t> generation_{1};
 
   struct Counters {

@@ -1,51 +1,65 @@
-// Run-time choice between the SSE2 and AVX2 builds of XXH3. (An AVX-512 build was
-// measured slower than AVX2 on the Xeon this was tuned on: 32k-token key chain p50
-// 11.1 us vs 7.0 us, so it is not offered.)
+// Run-time choice between the SSE2, AVX2 and AVX-512 builds of XXH3.
 #include "fast_hash.h"
+
+#include <vector>
 
 namespace ferry::kv {
 
-#define FERRY_DECLARE_HASH_NS(ns)                                            \
-  namespace ns {                                                             \
-  ChunkKey ChainHash(const ChunkKey& prev, const int32_t* tokens, size_t n); \
-  uint64_t Checksum64(const void* data, size_t len);                         \
-  void StreamReset(void* state);                                             \
-  void StreamUpdate(void* state, const void* data, size_t len);              \
-  uint64_t StreamDigest(const void* state);                                  \
+#define FERRY_DECLARE_HASH_NS(ns)                                                                  \
+  namespace ns {                                                                                   \
+  ChunkKey ChainHash(const ChunkKey& prev, const int32_t* tokens, size_t n);                       \
+  void ChainHashRun(const ChunkKey& prev, const int32_t* tokens, size_t chunk_size, size_t chunks, \
+                    ChunkKey* out);                                                                \
+  uint64_t Checksum64(const void* data, size_t len);                                               \
+  void StreamReset(void* state);                                                                   \
+  void StreamUpdate(void* state, const void* data, size_t len);                                    \
+  uint64_t StreamDigest(const void* state);                                                        \
   }
 FERRY_DECLARE_HASH_NS(sse2)
 FERRY_DECLARE_HASH_NS(avx2)
+FERRY_DECLARE_HASH_NS(avx512)
 #undef FERRY_DECLARE_HASH_NS
 
 namespace {
 
-struct HashFns {
-  ChunkKey (*chain)(const ChunkKey&, const int32_t*, size_t);
-  uint64_t (*checksum)(const void*, size_t);
-  void (*reset)(void*);
-  void (*update)(void*, const void*, size_t);
-  uint64_t (*digest)(const void*);
-};
-
-#define FERRY_HASH_FNS(ns)                                                             \
-  HashFns {                                                                            \
-    ns::ChainHash, ns::Checksum64, ns::StreamReset, ns::StreamUpdate, ns::StreamDigest \
+#define FERRY_HASH_IMPL(ns)                                                                  \
+  HashImpl {                                                                                 \
+#ns, ns::ChainHash, ns::ChainHashRun, ns::Checksum64, ns::StreamReset, ns::StreamUpdate, \
+        ns::StreamDigest                                                                     \
   }
 
-HashFns Pick() {
+std::vector<HashImpl> Usable() {
   __builtin_cpu_init();  // may run before libgcc's own initializer in a shared library
-  if (__builtin_cpu_supports("avx2")) return FERRY_HASH_FNS(avx2);
-  return FERRY_HASH_FNS(sse2);
+  std::vector<HashImpl> v{FERRY_HASH_IMPL(sse2)};
+  if (__builtin_cpu_supports("avx2")) v.push_back(FERRY_HASH_IMPL(avx2));
+  // The AVX-512 build is compiled for x86-64-v4 (F, BW, CD, DQ, VL). libgcc's check
+  // includes the OS's consent (XCR0) to save the AVX-512 registers.
+  if (__builtin_cpu_supports("x86-64-v4")) v.push_back(FERRY_HASH_IMPL(avx512));
+  return v;
 }
-#undef FERRY_HASH_FNS
+#undef FERRY_HASH_IMPL
+
+const std::vector<HashImpl>& Impls() {
+  static const std::vector<HashImpl> impls = Usable();
+  return impls;
+}
 
 // Picked once: one indirect call per hash instead of a CPU check per call.
-const HashFns kFns = Pick();
+const HashImpl kFns = Impls().back();
 
 }  // namespace
 
+std::span<const HashImpl> UsableHashImpls() {
+  return Impls();
+}
+
 ChunkKey ChainHash(const ChunkKey& prev, const int32_t* tokens, size_t count) {
   return kFns.chain(prev, tokens, count);
+}
+
+void ChainHashRun(const ChunkKey& prev, const int32_t* tokens, size_t chunk_size, size_t chunks,
+                  ChunkKey* out) {
+  kFns.chain_run(prev, tokens, chunk_size, chunks, out);
 }
 
 uint64_t Checksum64(const void* data, size_t len) {

@@ -5,6 +5,7 @@
 
 #include <xxhash.h>
 
+#include <algorithm>
 #include <cstring>
 
 namespace ferry::kv {
@@ -103,15 +104,14 @@ std::vector<ChunkKey> ChunkKeys(const ChunkKey& seed, std::span<const int32_t> t
                                 uint32_t chunk_size, bool include_partial, size_t max_chunks) {
   std::vector<ChunkKey> keys;
   if (chunk_size == 0) return keys;
-  const size_t full = tokens.size() / chunk_size;
-  const bool partial = include_partial && tokens.size() % chunk_size != 0;
-  keys.reserve(std::min(max_chunks, full + (partial ? 1 : 0)));
-  ChunkKey prev = seed;
-  for (size_t i = 0; i < full + (partial ? 1 : 0) && keys.size() < max_chunks; ++i) {
-    const size_t begin = i * chunk_size;
-    const size_t len = std::min<size_t>(chunk_size, tokens.size() - begin);
-    prev = NextKey(prev, tokens.subspan(begin, len));
-    keys.push_back(prev);
+  const size_t full = std::min(max_chunks, tokens.size() / chunk_size);
+  const bool partial = include_partial && tokens.size() % chunk_size != 0 &&
+                       full == tokens.size() / chunk_size && full < max_chunks;
+  keys.resize(full + (partial ? 1 : 0));
+  ChainHashRun(seed, tokens.data(), chunk_size, full, keys.data());
+  if (partial) {
+    const size_t begin = full * chunk_size;
+    keys[full] = NextKey(full > 0 ? keys[full - 1] : seed, tokens.subspan(begin));
   }
   return keys;
 }

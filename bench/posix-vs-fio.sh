@@ -9,8 +9,10 @@
 #      per I/O), 32 I/Os in flight submitted and reaped in groups of 8  GB/s  >= 0.90 x fio
 #
 # The virtual disk here varies by up to 30% between identical runs, so each case alternates
-# the tools (ferry, fio, ferry, fio, ...) for --pairs pairs and reports the median of the
-# pairwise ratios ferry/fio, next to the median figure of each tool.
+# the tools for --pairs pairs and reports the median of the pairwise ratios ferry/fio, next
+# to the median figure of each tool. Pairs alternate their order too (ferry then fio, fio
+# then ferry, ...), so a disk that is faster or slower right after the other tool's run, or
+# right after the untimed pre-write, favours neither tool.
 #
 # Exit status: 0 when every run completed, whatever the ratios (this is a benchmark, not a
 # test: a ratio under target prints BELOW); 1 when a tool failed; 2 on bad arguments.
@@ -130,7 +132,8 @@ print(side["bw_bytes"] / 1e9 if sys.argv[2] == "gbps" else side["iops"])
 EOF
 }
 
-# pair CASE METRIC TARGET -- FERRY_ARGS... -- FIO_ARGS... — alternates the two tools.
+# pair CASE METRIC TARGET -- FERRY_ARGS... -- FIO_ARGS... — alternates the two tools, and
+# which of them goes first.
 pair() {
   local name=$1 metric=$2 target=$3; shift 4
   local ferry_args=() fio_args=()
@@ -143,8 +146,13 @@ pair() {
     >>"$WORK/$name.cmd"
   local i f g
   for ((i = 1; i <= PAIRS; i++)); do
-    f=$(run_ferry "$metric" "${ferry_args[@]}") || { FAILED=1; return 0; }
-    g=$(run_fio "$metric" "${fio_args[@]}") || { FAILED=1; return 0; }
+    if ((i % 2)); then
+      f=$(run_ferry "$metric" "${ferry_args[@]}") || { FAILED=1; return 0; }
+      g=$(run_fio "$metric" "${fio_args[@]}") || { FAILED=1; return 0; }
+    else
+      g=$(run_fio "$metric" "${fio_args[@]}") || { FAILED=1; return 0; }
+      f=$(run_ferry "$metric" "${ferry_args[@]}") || { FAILED=1; return 0; }
+    fi
     printf '%s\t%s\t%s\t%s\t%s\n' "$name" "$metric" "$target" "$f" "$g" >>"$RESULTS"
     printf '  %-16s pair %d/%d  ferry %-12.4g fio %-12.4g (%s)\n' "$name" "$i" "$PAIRS" "$f" "$g" \
       "$metric" >&2

@@ -113,7 +113,7 @@ Status EngineImpl::Init(const Config& config, const EngineOptions& options) {
   pages_ = std::make_unique<PagePool>(storage_->pages());
   queue_depth_ = std::clamp<uint32_t>(options.queue_depth, 1, storage_->pages());
   index_ = std::make_unique<ChunkIndex>(storage_->slots(), config.nixl_max_storage_size);
-  key_memo_ = std::make_unique<PrefixKeyCache>(chunk_size_);
+  if (options.lookup_key_memo) key_memo_ = std::make_unique<PrefixKeyCache>(chunk_size_);
   s = Recover();
   if (!s.ok()) return s;
   for (uint32_t i = 0; i < std::max<uint32_t>(1, options.async_threads); ++i) {
@@ -145,7 +145,7 @@ uint64_t EngineImpl::Lookup(std::span<const int32_t> tokens) const {
   // so that a steady stream of lookups allocates nothing.
   thread_local std::vector<ChunkKey> keys;
   if (keys.size() < full) keys.resize(full);
-  size_t known = key_memo_->Match(tokens, keys.data(), full);
+  size_t known = key_memo_ ? key_memo_->Match(tokens, keys.data(), full) : 0;
   size_t hit = index_->PrefixReady({keys.data(), known});
   if (hit == known) {
     // Hash a few chunks at a time, then check them under one shared lock: a miss near the
@@ -162,7 +162,7 @@ uint64_t EngineImpl::Lookup(std::span<const int32_t> tokens) const {
       hit += ready;
       if (ready < n) break;
     }
-    if (known > memo_known) key_memo_->Offer(tokens, {keys.data(), known});
+    if (key_memo_ && known > memo_known) key_memo_->Offer(tokens, {keys.data(), known});
   }
   if (hit < full) return hit * chunk_size_;
   // Only the last chunk of a prompt can be partial; it is not memoized.

@@ -66,7 +66,7 @@ class EngineImpl {
   std::unique_ptr<Storage> storage_;
   std::unique_ptr<PagePool> pages_;
   std::unique_ptr<ChunkIndex> index_;
-  std::unique_ptr<PrefixKeyCache> key_memo_;  // Lookup's keys of recent prompts
+  std::unique_ptr<PrefixKeyCache> key_memo_;  // Lookup's keys of recent prompts; may be null
   std::atomic<uint64_t> generation_{1};
 
   struct Counters {

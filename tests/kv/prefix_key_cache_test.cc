@@ -114,10 +114,15 @@ TEST(KvPrefixKeyCache, RemembersAtMostItsLimit) {
 
 // Through the engine: repeated lookups (served from the memo) still follow every change
 // of the index, and prompts that share a prefix with a remembered one get exact answers.
-TEST(KvPrefixKeyCache, EngineLookupsFollowTheIndex) {
+// With the memo off (EngineOptions::lookup_key_memo) the answers are the same.
+class KvLookupMemo : public ::testing::TestWithParam<bool> {};
+
+TEST_P(KvLookupMemo, EngineLookupsFollowTheIndex) {
   testing::TempDir dir;
   Config c = testing::SmallConfig(dir.sub("memo"));
-  auto e = testing::MakeEngine(c);
+  EngineOptions o = testing::SmallOptions();
+  o.lookup_key_memo = GetParam();
+  auto e = testing::MakeEngine(c, o);
   const uint32_t cs = static_cast<uint32_t>(c.chunk_size);
   const auto tokens = Tokens(6 * cs, 5);
   auto kv = testing::MakeKv(tokens, testing::SmallGeometry());
@@ -158,6 +163,8 @@ TEST(KvPrefixKeyCache, EngineLookupsFollowTheIndex) {
   EXPECT_EQ(bad.load(), 0);
   EXPECT_EQ(e->Lookup(tokens), tokens.size());
 }
+
+INSTANTIATE_TEST_SUITE_P(MemoOnAndOff, KvLookupMemo, ::testing::Bool());
 
 }  // namespace
 }  // namespace ferry::kv

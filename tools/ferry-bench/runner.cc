@@ -32,6 +32,15 @@ std::string Errno(const std::string& what) {
 bool FileLargeEnough(const std::string& path, uint64_t size, bool need_allocated) {
   struct stat st {};
   if (::stat(path.c_str(), &st) != 0) return false;
+  if (S_ISBLK(st.st_mode)) {
+    // A block device (--dir holding a link to one): its size is the device's; every
+    // byte of it is real storage.
+    int fd = ::open(path.c_str(), O_RDONLY | O_CLOEXEC);
+    if (fd < 0) return false;
+    const off_t end = ::lseek(fd, 0, SEEK_END);
+    ::close(fd);
+    return end >= 0 && static_cast<uint64_t>(end) >= size;
+  }
   if (static_cast<uint64_t>(st.st_size) < size) return false;
   // A sparse file would read holes, not the disk.
   return !need_allocated || static_cast<uint64_t>(st.st_blocks) * 512 >= size;

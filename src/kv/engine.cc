@@ -146,7 +146,7 @@ uint64_t EngineImpl::Lookup(std::span<const int32_t> tokens) const {
   thread_local std::vector<ChunkKey> keys;
   if (keys.size() < full) keys.resize(full);
   size_t known = key_memo_ ? key_memo_->Match(tokens, keys.data(), full) : 0;
-  size_t hit = index_->PrefixReady({keys.data(), known});
+  size_t hit = known > 0 ? index_->PrefixReady({keys.data(), known}) : 0;
   if (hit == known) {
     // Hash a few chunks at a time, then check them under one shared lock: a miss near the
     // start costs little hashing, a long hit takes the lock once per step, not per chunk.
@@ -162,7 +162,10 @@ uint64_t EngineImpl::Lookup(std::span<const int32_t> tokens) const {
       hit += ready;
       if (ready < n) break;
     }
-    if (key_memo_ && known > memo_known) key_memo_->Offer(tokens, {keys.data(), known});
+    // A prompt longer than the memo keeps only its first max_chunks() chunks there: when
+    // those came from the memo, there is nothing new to offer.
+    if (key_memo_ && std::min(known, key_memo_->max_chunks()) > memo_known)
+      key_memo_->Offer(tokens, {keys.data(), known});
   }
   if (hit < full) return hit * chunk_size_;
   // Only the last chunk of a prompt can be partial; it is not memoized.

@@ -10,7 +10,12 @@
 //
 // Only prompts seen twice are remembered: a doorkeeper table of recent prompts' last keys
 // admits a prompt on its second sight, so a one-off prompt costs nothing extra (the
-// token copy would cost a third of its hashing) and does not push others out.
+// token copy would cost a third of its hashing) and does not push others out. And only
+// when it would be used again before it is pushed out: when the memo is full, a prompt
+// whose two sights were further apart (in lookups) than the least recently used prompt's
+// idle time is not admitted. So a scheduler cycling through more waiting prompts than the
+// memo holds keeps a stable set of them memoized instead of copying each one in just
+// before it is evicted.
 //
 // Bounded: at most kEntries prompts, each remembered up to kMaxTokens tokens and kMaxChunks
 // chunks (~2 MiB in all); the least recently used prompt is replaced. Thread safety: every method
@@ -35,20 +40,31 @@ class PrefixKeyCache {
   static constexpr size_t kMaxTokens = 65536;
   static constexpr size_t kMaxChunks = 1024;
 
+  // `chunk_size` > 0 (the engine's configuration guarantees it).
   explicit PrefixKeyCache(uint32_t chunk_size)
-      : chunk_size_(chunk_size), max_chunks_(std::min(kMaxChunks, kMaxTokens / chunk_size)) {}
+      : chunk_size_(chunk_size),
+        max_chunks_(chunk_size == 0 ? 0 : std::min(kMaxChunks, kMaxTokens / chunk_size)) {}
+
+  // Most leading chunks remembered of one prompt.
+  size_t max_chunks() const { return max_chunks_; }
 
   // Copies the keys of the longest run of leading full chunks of `tokens` that a
-  // remembered prompt shares, at most `max` of them, into `out`; returns how many.
+  // remembered prompt shares, at most `max` of them, into `out`; returns how many. Counts
+  // one lookup on the memo's clock: call it once per lookup.
   size_t Match(std::span<const int32_t> tokens, ChunkKey* out, size_t max) const;
 
   // keys[i] is the key of full chunk i of `tokens` (keys.size() chunks), just hashed.
-  // Remembers them (see Remember) if the same keys were offered recently.
+  // Remembers them if the same keys were offered before and the admission rule above
+  // lets them in.
   void Offer(std::span<const int32_t> tokens, std::span<const ChunkKey> keys);
 
-  // Remembers the keys unconditionally. Replaces a remembered prompt that this one
-  // extends, else the least recently used one.
-  void Remember(std::span<const int32_t> tokens, std::span<const ChunkKey> keys);
+  // Remembers the keys; with `reuse_distance` (lookups between the prompt's last two
+  // sights) only if a slot is free, the prompt extends a remembered one, or the least
+  // recently used prompt has been idle for at least that long. Replaces a remembered
+  // prompt that this one extends, else the least recently used one. A prompt that a
+  // remembered one already covers changes nothing.
+  void Remember(std::span<const int32_t> tokens, std::span<const ChunkKey> keys,
+                uint64_t reuse_distance = 0);
 
  private:
   struct Entry {
@@ -64,9 +80,15 @@ class PrefixKeyCache {
   mutable std::shared_mutex mu_;
   std::shared_ptr<const Entry> entries_[kEntries];
   mutable std::atomic<uint64_t> clock_{0};
-  // Doorkeeper: fingerprints (last key, chunk count) of prompts offered once, by hash slot.
+  // Doorkeeper: fingerprint (last key, chunk count) of a prompt offered once, and the
+  // clock when it was, by hash slot. The two words are not updated together: a torn pair
+  // can only misjudge an admission.
   static constexpr size_t kSeenSlots = 256;
-  std::atomic<uint64_t> seen_[kSeenSlots] = {};
+  struct Seen {
+    std::atomic<uint64_t> fingerprint{0};
+    std::atomic<uint64_t> at{0};
+  };
+  Seen seen_[kSeenSlots];
 };
 
 }  // namespace ferry::kv

@@ -101,6 +101,40 @@ TEST(KvPrefixKeyCache, ReplacesTheLeastRecentlyUsedAndMergesExtensions) {
   EXPECT_EQ(MatchAll(c, p[2], &got), 3u);
 }
 
+// What Lookup does: match, and offer the keys when the memo did not have them all.
+bool LookUp(PrefixKeyCache& c, const std::vector<int32_t>& t) {
+  std::vector<ChunkKey> got;
+  const size_t n = MatchAll(c, t, &got);
+  if (n == t.size() / kCs) return true;
+  c.Offer(t, KeysOf(t));
+  return false;
+}
+
+// A scheduler re-checking more waiting prompts than the memo holds: plain LRU would copy
+// each prompt in just before it is evicted and never hit. The memo keeps a stable set.
+TEST(KvPrefixKeyCache, CyclingThroughMorePromptsThanItHoldsKeepsMostOfThem) {
+  PrefixKeyCache c(kCs);
+  std::vector<std::vector<int32_t>> p;
+  for (size_t i = 0; i < PrefixKeyCache::kEntries + 2; ++i)
+    p.push_back(Tokens(4 * kCs, 500 * (int32_t(i) + 1)));
+  size_t hits_last_rounds = 0;
+  for (int round = 0; round < 12; ++round) {
+    for (const auto& t : p) {
+      const bool hit = LookUp(c, t);
+      if (round >= 8) hits_last_rounds += hit;
+    }
+  }
+  EXPECT_GE(hits_last_rounds, 4 * (PrefixKeyCache::kEntries - 1));
+  // A small working set that fits is memoized from its second lookup on.
+  PrefixKeyCache d(kCs);
+  EXPECT_FALSE(LookUp(d, p[0]));
+  EXPECT_FALSE(LookUp(d, p[1]));
+  EXPECT_FALSE(LookUp(d, p[0]));
+  EXPECT_FALSE(LookUp(d, p[1]));
+  EXPECT_TRUE(LookUp(d, p[0]));
+  EXPECT_TRUE(LookUp(d, p[1]));
+}
+
 TEST(KvPrefixKeyCache, RemembersAtMostItsLimit) {
   PrefixKeyCache c(kCs);
   const size_t limit = std::min(PrefixKeyCache::kMaxChunks, PrefixKeyCache::kMaxTokens / kCs);

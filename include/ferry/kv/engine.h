@@ -63,9 +63,10 @@ struct EngineOptions {
   std::string agent_name = "ferry-kv";
   uint32_t queue_depth = 8;    // chunk transfers in flight per call (<= buffer pages)
   uint32_t async_threads = 1;  // threads serving StoreAsync
-  // Lookup remembers the chunk keys of prompts it has seen twice (at most 8 prompts of
-  // 64k tokens, ~2 MiB) and compares tokens instead of hashing them again. Answers are the
-  // same either way; false makes every lookup hash its tokens.
+  // Lookup remembers the chunk keys of prompts it has seen twice (at most 8 prompts, the
+  // first 64k tokens and 1024 chunks of each, ~2 MiB) and compares tokens instead of
+  // hashing them again. Answers are the same either way; false makes every lookup hash
+  // its tokens.
   bool lookup_key_memo = true;
 };
 

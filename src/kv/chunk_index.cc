@@ -5,19 +5,21 @@
 
 namespace ferry::kv {
 
-ChunkIndex::ChunkIndex(uint32_t slots, uint64_t max_bytes)
-    : slots_(slots), max_bytes_(max_bytes), slot_used_(slots, false) {}
+ChunkIndex::ChunkIndex(uint32_t slots, uint64_t max_bytes) : slots_(slots), max_bytes_(max_bytes) {}
 
-bool ChunkIndex::EvictOne(Reservation* out) {
+void ChunkIndex::EraseReady(Map::iterator it) {
+  used_bytes_ -= it->second.stored_bytes;
+  lru_.erase(it->second.lru);
+  map_.erase(it);
+}
+
+bool ChunkIndex::EvictOne(Reservation* out, uint32_t* slot) {
   for (auto it = lru_.rbegin(); it != lru_.rend(); ++it) {
     auto e = map_.find(*it);
     if (e == map_.end() || !Evictable(e->second)) continue;
     out->evicted.push_back(e->first);
-    if (slots_ > 0) out->evicted_slots.push_back(e->second.slot);
-    used_bytes_ -= e->second.stored_bytes;
-    lru_.erase(std::next(it).base());
-    map_.erase(e);
-    --ready_;
+    *slot = e->second.slot;
+    EraseReady(e);
     ++evictions_;
     return true;
   }
@@ -37,18 +39,17 @@ ChunkIndex::ReserveResult ChunkIndex::Reserve(const ChunkKey& key, uint64_t stor
   e.tokens = tokens;
   if (slots_ > 0) {
     if (free_slots_.empty()) {
-      if (!EvictOne(out)) return ReserveResult::kNoSpace;
       // The evicted chunk's slot goes straight to the new chunk.
-      e.slot = out->evicted_slots.back();
-      out->evicted_slots.pop_back();
+      if (!EvictOne(out, &e.slot)) return ReserveResult::kNoSpace;
     } else {
       e.slot = free_slots_.back();
       free_slots_.pop_back();
     }
   } else if (max_bytes_ > 0) {
     if (stored_bytes > max_bytes_) return ReserveResult::kNoSpace;
+    uint32_t unused_slot;
     while (used_bytes_ + stored_bytes > max_bytes_) {
-      if (!EvictOne(out)) return ReserveResult::kNoSpace;
+      if (!EvictOne(out, &unused_slot)) return ReserveResult::kNoSpace;
     }
   }
   used_bytes_ += stored_bytes;
@@ -65,7 +66,6 @@ void ChunkIndex::Publish(const ChunkKey& key, uint64_t generation) {
   it->second.generation = generation;
   lru_.push_front(key);
   it->second.lru = lru_.begin();
-  ++ready_;
 }
 
 void ChunkIndex::Abort(const ChunkKey& key) {
@@ -97,10 +97,7 @@ bool ChunkIndex::ReleaseRead(const ChunkKey& key, uint64_t generation, bool drop
   // A corrupt chunk leaves the index even if another reader holds it: that reader checks
   // the same bytes and fails the same way.
   *slot = it->second.slot;
-  used_bytes_ -= it->second.stored_bytes;
-  lru_.erase(it->second.lru);
-  map_.erase(it);
-  --ready_;
+  EraseReady(it);
   return true;
 }
 
@@ -132,10 +129,7 @@ Status ChunkIndex::Remove(const ChunkKey& key, uint32_t* slot) {
     return Status(Code::kBusy, "chunk " + key.Hex() + " is being read");
   }
   *slot = it->second.slot;
-  used_bytes_ -= it->second.stored_bytes;
-  lru_.erase(it->second.lru);
-  map_.erase(it);
-  --ready_;
+  EraseReady(it);
   return Status::Ok();
 }
 
@@ -170,24 +164,17 @@ std::optional<uint32_t> ChunkIndex::Recover(const ChunkKey& key, uint32_t slot,
                                             uint64_t stored_bytes, uint32_t tokens,
                                             uint64_t generation) {
   std::lock_guard<std::shared_mutex> lock(mu_);
+  std::optional<uint32_t> loser;
   auto it = map_.find(key);
   if (it != map_.end()) {
     if (it->second.generation >= generation) return slot;  // older copy loses
-    const uint32_t loser = it->second.slot;
+    loser = it->second.slot;
     used_bytes_ -= it->second.stored_bytes;
-    map_.erase(it);
-    if (slots_ > 0) slot_used_[loser] = false;
-    Entry e{slot, stored_bytes, tokens, generation, State::kReady, 0, 0, {}};
-    map_.emplace(key, e);
-    used_bytes_ += stored_bytes;
-    if (slots_ > 0) slot_used_[slot] = true;
-    return loser;
+    map_.erase(it);  // not in lru_ yet: FinishRecovery builds it
   }
-  Entry e{slot, stored_bytes, tokens, generation, State::kReady, 0, 0, {}};
-  map_.emplace(key, e);
+  map_.emplace(key, Entry{slot, stored_bytes, tokens, generation, State::kReady, 0, 0, {}});
   used_bytes_ += stored_bytes;
-  if (slots_ > 0) slot_used_[slot] = true;
-  return std::nullopt;
+  return loser;
 }
 
 void ChunkIndex::FinishRecovery() {
@@ -201,17 +188,20 @@ void ChunkIndex::FinishRecovery() {
     lru_.push_front(k);  // newest ends at the front
     map_[k].lru = lru_.begin();
   }
-  ready_ = map_.size();
+  std::vector<bool> used(slots_, false);
+  if (slots_ > 0) {
+    for (const auto& [k, e] : map_) used[e.slot] = true;
+  }
   free_slots_.clear();
   // Highest slot numbers first on the stack so slots fill from 0 upward.
   for (uint32_t s = slots_; s-- > 0;) {
-    if (!slot_used_[s]) free_slots_.push_back(s);
+    if (!used[s]) free_slots_.push_back(s);
   }
 }
 
 size_t ChunkIndex::ready_chunks() const {
   std::shared_lock<std::shared_mutex> lock(mu_);
-  return ready_;
+  return lru_.size();  // lru_ holds exactly the ready chunks
 }
 
 uint64_t ChunkIndex::evictions() const {

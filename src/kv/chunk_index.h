@@ -30,8 +30,7 @@ class ChunkIndex {
   enum class ReserveResult { kReserved, kPresent, kNoSpace };
   struct Reservation {
     uint32_t slot = 0;
-    std::vector<ChunkKey> evicted;        // keys dropped to make room
-    std::vector<uint32_t> evicted_slots;  // static mode: none (slot reused directly)
+    std::vector<ChunkKey> evicted;  // keys dropped to make room
   };
   // Makes room for a new chunk and records it as being written (invisible).
   ReserveResult Reserve(const ChunkKey& key, uint64_t stored_bytes, uint32_t tokens,
@@ -84,18 +83,19 @@ class ChunkIndex {
     std::list<ChunkKey>::iterator lru;  // valid when kReady
   };
   bool Evictable(const Entry& e) const { return e.pins == 0 && e.readers == 0; }
-  bool EvictOne(Reservation* out);  // under mu_
+  using Map = std::unordered_map<ChunkKey, Entry, ChunkKeyHash>;
+  // Under mu_: drops the least recently used evictable chunk; `slot` gets its slot.
+  bool EvictOne(Reservation* out, uint32_t* slot);
+  void EraseReady(Map::iterator it);  // under mu_: a ready chunk leaves index and LRU
 
   const uint32_t slots_;
   const uint64_t max_bytes_;
   mutable std::shared_mutex mu_;
-  std::unordered_map<ChunkKey, Entry, ChunkKeyHash> map_;
+  Map map_;
   std::list<ChunkKey> lru_;  // front = most recently used (ready entries only)
   std::vector<uint32_t> free_slots_;
-  std::vector<bool> slot_used_;  // recovery bookkeeping
   uint64_t used_bytes_ = 0;
   uint64_t evictions_ = 0;
-  size_t ready_ = 0;
 };
 
 }  // namespace ferry::kv

@@ -2,7 +2,6 @@
 // LMCACHE_CONFIG_FILE entry point.
 #include <nlohmann/json.hpp>
 
-#include <cctype>
 #include <cstdlib>
 
 #include "config_keys.h"
@@ -97,9 +96,7 @@ Status ApplyEnvOverrides(const EnvLookup& env, Config* config) {
 Status LoadConfigFromEnv(const EnvLookup& env, Config* out) {
   std::optional<std::string> experimental = env("LMCACHE_USE_EXPERIMENTAL");
   bool on = false;
-  std::string lower = experimental.value_or("");
-  for (char& ch : lower) ch = static_cast<char>(std::tolower(static_cast<unsigned char>(ch)));
-  if (!experimental || !ParseBool(lower, &on) || !on) {
+  if (!experimental || !ParseBool(*experimental, &on) || !on) {
     return InvalidArgument(
         "LMCACHE_USE_EXPERIMENTAL must be set (e.g. LMCACHE_USE_EXPERIMENTAL=True) to use the "
         "NIXL storage configuration" +

@@ -3,6 +3,7 @@
 #include <string>
 
 #include "ferry/kv/config.h"
+#include "slot_format.h"
 
 namespace ferry::kv {
 
@@ -45,7 +46,7 @@ Status ValidateConfig(const Config& c, uint64_t chunk_bytes) {
   }
   if (chunk_bytes > 0) {
     // A page is a 4 KiB header plus the chunk rounded up to 4 KiB (O_DIRECT granularity).
-    const uint64_t page = 4096 + ((chunk_bytes + 4095) / 4096) * 4096;
+    const uint64_t page = StoredBytes(chunk_bytes);
     if (c.nixl_buffer_size < page) {
       return InvalidArgument("nixl_buffer_size (" + std::to_string(c.nixl_buffer_size) +
                              " bytes) must hold at least one chunk: " + std::to_string(page) +

@@ -148,14 +148,17 @@ Status EngineImpl::StoreMany(std::span<const StoreRequest> requests,
     }
   };
 
+  // Each prompt is hashed once: its keys serve the stores and, at the end, tokens_covered.
+  std::vector<std::vector<ChunkKey>> request_keys(requests.size());
   for (size_t r = 0; r < requests.size(); ++r) {
     const StoreRequest& req = requests[r];
+    request_keys[r] = Keys(req.tokens);
     Status s = CheckLayout(req.kv, g_);
     if (!s.ok()) {
       failed[r] = s;
       continue;
     }
-    const std::vector<ChunkKey> keys = Keys(req.tokens);
+    const std::vector<ChunkKey>& keys = request_keys[r];
     const uint64_t win_begin = req.kv.first_token;
     const uint64_t win_end = req.kv.first_token + req.kv.capacity_tokens;
     for (size_t i = 0; i < keys.size() && failed[r].ok(); ++i) {
@@ -207,8 +210,7 @@ Status EngineImpl::StoreMany(std::span<const StoreRequest> requests,
 
   Status first;
   for (size_t r = 0; r < requests.size(); ++r) {
-    const std::vector<ChunkKey> keys = Keys(requests[r].tokens);
-    const size_t ready = index_->PrefixReady(keys);
+    const size_t ready = index_->PrefixReady(request_keys[r]);
     (*results)[r].tokens_covered =
         std::min<uint64_t>(uint64_t{ready} * chunk_size_, requests[r].tokens.size());
     if (first.ok() && !failed[r].ok()) first = failed[r];

@@ -59,17 +59,6 @@ Status CheckLayout(const KvLayout& kv, const KvGeometry& g) {
   return Status::Ok();
 }
 
-void GatherChunk(const KvLayout& kv, const KvGeometry& g, uint64_t t0, uint64_t n, uint8_t* dst) {
-  const uint64_t run = n * g.RowBytes();
-  const uint64_t row = t0 - kv.first_token;
-  for (uint32_t p = 0; p < g.planes(); ++p) {
-    for (uint32_t l = 0; l < g.layers; ++l) {
-      std::memcpy(dst, RowPtr(kv, g, p, l, row), run);
-      dst += run;
-    }
-  }
-}
-
 void GatherRange(const KvLayout& kv, const KvGeometry& g, uint64_t t0, uint64_t n, uint64_t from,
                  uint64_t to, uint8_t* payload) {
   const uint64_t run = n * g.RowBytes();

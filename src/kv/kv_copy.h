@@ -11,7 +11,6 @@ namespace ferry::kv {
 Status CheckLayout(const KvLayout& kv, const KvGeometry& g);
 
 // Sequence tokens [t0, t0 + n) must lie inside the layout's window.
-void GatherChunk(const KvLayout& kv, const KvGeometry& g, uint64_t t0, uint64_t n, uint8_t* dst);
 // Copies payload bytes [from, to) of the chunk into payload + from: lets the store path
 // fill a page block by block and hash each block while it is still in cache.
 void GatherRange(const KvLayout& kv, const KvGeometry& g, uint64_t t0, uint64_t n, uint64_t from,

@@ -111,12 +111,12 @@ std::string PoolPrefix(const ChunkKey& seed, uint32_t worker_id) {
   return std::string(kFilePrefix) + seed.Hex().substr(0, 16) + ".w" + std::to_string(worker_id);
 }
 
-std::string SlotFileName(const ChunkKey& seed, uint32_t worker_id, uint32_t slot) {
-  return PoolPrefix(seed, worker_id) + ".slot" + std::to_string(slot);
+std::string SlotFileName(std::string_view pool_prefix, uint32_t slot) {
+  return std::string(pool_prefix) + ".slot" + std::to_string(slot);
 }
 
-std::string KeyFileName(const ChunkKey& seed, uint32_t worker_id, const ChunkKey& key) {
-  return PoolPrefix(seed, worker_id) + ".k" + key.Hex();
+std::string KeyFileName(std::string_view pool_prefix, const ChunkKey& key) {
+  return std::string(pool_prefix) + std::string(kKeyFileMarker) + key.Hex();
 }
 
 }  // namespace ferry::kv

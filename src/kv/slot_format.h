@@ -6,6 +6,7 @@
 
 #include <cstdint>
 #include <string>
+#include <string_view>
 
 #include "ferry/kv/keys.h"
 #include "ferry/status.h"
@@ -51,7 +52,9 @@ uint64_t PayloadChecksum(const void* data, uint64_t len);
 
 // Deterministic names, derived only from hex digits and numbers (never from user input).
 std::string PoolPrefix(const ChunkKey& seed, uint32_t worker_id);  // "ferry-kv.<16 hex>.w<id>"
-std::string SlotFileName(const ChunkKey& seed, uint32_t worker_id, uint32_t slot);
-std::string KeyFileName(const ChunkKey& seed, uint32_t worker_id, const ChunkKey& key);
+// Static pool: "<prefix>.slot<N>". Dynamic mode: "<prefix>.k<key hex 32>".
+std::string SlotFileName(std::string_view pool_prefix, uint32_t slot);
+inline constexpr std::string_view kKeyFileMarker = ".k";
+std::string KeyFileName(std::string_view pool_prefix, const ChunkKey& key);
 
 }  // namespace ferry::kv

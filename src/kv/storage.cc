@@ -223,9 +223,7 @@ Storage::~Storage() {
 
 std::string Storage::PathOf(const ChunkLocation& loc) const {
   // Only hex digits and numbers go into the name: no key can escape dir_.
-  return dir_ + "/" +
-         (dynamic() ? prefix_ + ".k" + loc.key.Hex()
-                    : prefix_ + ".slot" + std::to_string(loc.slot));
+  return dir_ + "/" + (dynamic() ? KeyFileName(prefix_, loc.key) : SlotFileName(prefix_, loc.slot));
 }
 
 Status Storage::Begin(XferOp op, const ChunkLocation& loc, uint64_t bytes, PendingIo* io) {
@@ -279,11 +277,6 @@ Status Storage::Start(XferOp op, uint32_t pg, const ChunkLocation& loc, uint64_t
   if (!s.ok()) return s;
   *out = std::move(io);
   return Status::Ok();
-}
-
-Status Storage::StartWrite(uint32_t pg, const ChunkLocation& loc, uint64_t bytes,
-                           std::unique_ptr<PendingIo>* out) {
-  return Start(XferOp::kWrite, pg, loc, bytes, out);
 }
 
 Status Storage::StartRead(uint32_t pg, const ChunkLocation& loc, uint64_t bytes,

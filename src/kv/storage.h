@@ -71,10 +71,8 @@ class Storage {
   bool dynamic() const { return slots_ == 0; }
   uint32_t slots() const { return slots_; }
 
-  // Starts moving `bytes` (a 4 KiB multiple, from offset 0 of the file) between a page and
-  // a chunk's file in one transfer.
-  Status StartWrite(uint32_t page, const ChunkLocation& loc, uint64_t bytes,
-                    std::unique_ptr<PendingIo>* out);
+  // Starts reading `bytes` (a 4 KiB multiple, from offset 0 of the file) of a chunk's file
+  // into a page in one transfer.
   Status StartRead(uint32_t page, const ChunkLocation& loc, uint64_t bytes,
                    std::unique_ptr<PendingIo>* out);
 

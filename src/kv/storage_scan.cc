@@ -53,7 +53,7 @@ Status Storage::ScanHeaders(HeaderVisitor visit, void* ctx) {
   } else {
     DIR* d = ::opendir(dir_.c_str());
     if (d == nullptr) return ErrnoStatus(errno, "listing nixl_path '" + dir_ + "'");
-    const std::string want = prefix_ + ".k";
+    const std::string want = prefix_ + std::string(kKeyFileMarker);
     while (dirent* e = ::readdir(d)) {
       std::string_view name(e->d_name);
       ChunkKey key;

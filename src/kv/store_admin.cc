@@ -148,8 +148,8 @@ Status ScanStore(const Config& config, bool verify, ScanReport* report) {
     c.model_name = h.model_name;
     c.payload_bytes = h.payload_bytes;
     c.tokens = h.tokens;
-    const size_t k = f.name.rfind(".k");
-    if (k != std::string::npos && f.name.substr(k + 2) != h.key.Hex()) {
+    const size_t k = f.name.rfind(kKeyFileMarker);
+    if (k != std::string::npos && f.name.substr(k + kKeyFileMarker.size()) != h.key.Hex()) {
       c.problem = "header key does not match the file name";
     } else if (f.size < StoredBytes(h.payload_bytes)) {
       c.problem = "file shorter than the chunk its header describes (torn write)";

@@ -255,9 +255,9 @@ Status AgentImpl::MakeTransfer(XferOp op, const PreppedList& local,
   // The transfer keeps the registrations it may touch alive by holding both prepped lists.
   std::vector<std::shared_ptr<const PreppedList>> holds = {local.shared_from_this(),
                                                            remote.shared_from_this()};
-  auto state = std::make_shared<TransferState>(op, std::move(chosen), std::move(req),
-                                               std::move(holds), bytes, uint32_t(n));
-  if (options.completion_queue) state->AttachQueue(options.completion_queue, options.tag);
+  auto state =
+      std::make_shared<TransferState>(op, std::move(chosen), std::move(req), std::move(holds),
+                                      bytes, uint32_t(n), options.completion_queue, options.tag);
   out->reset(new Transfer(std::move(state)));
   return Status::Ok();
 }

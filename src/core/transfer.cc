@@ -22,11 +22,14 @@ Status ReleasedError() {
 TransferState::TransferState(XferOp op, std::shared_ptr<BackendEntry> backend,
                              std::unique_ptr<BackendRequest> request,
                              std::vector<std::shared_ptr<const PreppedList>> holds, uint64_t bytes,
-                             uint32_t descriptors)
+                             uint32_t descriptors, std::shared_ptr<CompletionQueue> queue,
+                             uint64_t tag)
     : op_(op),
       backend_(std::move(backend)),
       request_(std::move(request)),
-      holds_(std::move(holds)) {
+      holds_(std::move(holds)),
+      queue_(std::move(queue)),
+      tag_(tag) {
   telemetry_.bytes = bytes;
   telemetry_.descriptors = descriptors;
 }
@@ -83,12 +86,6 @@ void TransferState::Complete(Status status) {
   // never takes a transfer's lock: no ordering problem).
   if (queue_) queue_->Push(tag_);
   cv_.notify_all();
-}
-
-void TransferState::AttachQueue(std::shared_ptr<CompletionQueue> queue, uint64_t tag) {
-  std::lock_guard lk(mu_);
-  queue_ = std::move(queue);
-  tag_ = tag;
 }
 
 Status TransferState::CheckLocked() const {

@@ -28,7 +28,7 @@ class TransferState final : public CompletionSink {
   TransferState(XferOp op, std::shared_ptr<BackendEntry> backend,
                 std::unique_ptr<BackendRequest> request,
                 std::vector<std::shared_ptr<const PreppedList>> holds, uint64_t bytes,
-                uint32_t descriptors);
+                uint32_t descriptors, std::shared_ptr<CompletionQueue> queue, uint64_t tag);
   ~TransferState();
 
   Status Post();
@@ -42,8 +42,6 @@ class TransferState final : public CompletionSink {
   BackendId backend() const { return backend_->id; }
 
   void Complete(Status status) override;
-  // Before the first Post only (the agent does it at creation).
-  void AttachQueue(std::shared_ptr<CompletionQueue> queue, uint64_t tag);
 
  private:
   enum class Phase { kNew, kInFlight, kDone, kReleased };
@@ -60,8 +58,8 @@ class TransferState final : public CompletionSink {
   Phase phase_ = Phase::kNew;
   Status result_;
   int event_fd_ = -1;
-  std::shared_ptr<CompletionQueue> queue_;
-  uint64_t tag_ = 0;
+  const std::shared_ptr<CompletionQueue> queue_;  // may be null
+  const uint64_t tag_;
   TransferTelemetry telemetry_;
   std::chrono::steady_clock::time_point started_;
 };

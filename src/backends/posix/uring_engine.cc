@@ -81,7 +81,7 @@ class UringEngine final : public IoEngine {
   }
 
   int RegisterBuffer(uint64_t addr, uint64_t len) override {
-    if (!register_buffers_ || len > kMaxFixedBuffer) return -1;
+    if (!fixed_buffers_ || len > kMaxFixedBuffer) return -1;
     return OnIoThread([this, addr, len] {
       for (unsigned i = 0; i < buffer_slots_.size(); ++i) {
         if (buffer_slots_[i]) continue;
@@ -107,6 +107,7 @@ class UringEngine final : public IoEngine {
   }
 
   int RegisterFile(int fd) override {
+    if (!fixed_files_) return -1;
     return OnIoThread([this, fd] {
       for (unsigned i = 0; i < file_slots_.size(); ++i) {
         if (file_slots_[i]) continue;
@@ -162,16 +163,17 @@ class UringEngine final : public IoEngine {
   }
 
   std::string Setup(unsigned queue_depth) {
-    // Room for every op in flight and the eventfd read; CQ twice as large.
-    io_uring_params p{};
-    p.flags = IORING_SETUP_CQSIZE | IORING_SETUP_SINGLE_ISSUER | IORING_SETUP_DEFER_TASKRUN;
-    p.cq_entries = 2 * (queue_depth + 1);
-    int rc = io_uring_queue_init_params(queue_depth + 1, &ring_, &p);
-    if (rc == -EINVAL) {  // kernels before 6.1: no deferred task work; still correct
-      p = io_uring_params{};
-      p.flags = IORING_SETUP_CQSIZE;
+    // Room for every op in flight and the eventfd read; CQ twice as large. Kernels before
+    // 6.1 refuse deferred task work (EINVAL): the plain ring is still correct.
+    int rc = -EINVAL;
+    for (unsigned flags :
+         {IORING_SETUP_CQSIZE | IORING_SETUP_SINGLE_ISSUER | IORING_SETUP_DEFER_TASKRUN,
+          unsigned{IORING_SETUP_CQSIZE}}) {
+      io_uring_params p{};
+      p.flags = flags;
       p.cq_entries = 2 * (queue_depth + 1);
       rc = io_uring_queue_init_params(queue_depth + 1, &ring_, &p);
+      if (rc != -EINVAL) break;
     }
     if (rc < 0) return std::string("io_uring_queue_init: ") + std::strerror(-rc);
     // A NOP round trip proves the ring works here (seccomp or io_uring_disabled can let
@@ -186,10 +188,14 @@ class UringEngine final : public IoEngine {
       return std::string("io_uring NOP probe failed: ") + std::strerror(rc < 0 ? -rc : EIO);
     }
     io_uring_cqe_seen(&ring_, cqe);
-    if (register_buffers_ && io_uring_register_buffers_sparse(&ring_, kBufferSlots) == 0)
+    if (register_buffers_ && io_uring_register_buffers_sparse(&ring_, kBufferSlots) == 0) {
       buffer_slots_.assign(kBufferSlots, false);
-    if (io_uring_register_files_sparse(&ring_, kFileSlots) == 0)
+      fixed_buffers_ = true;
+    }
+    if (io_uring_register_files_sparse(&ring_, kFileSlots) == 0) {
       file_slots_.assign(kFileSlots, false);
+      fixed_files_ = true;
+    }
     return {};
   }
 
@@ -288,6 +294,10 @@ class UringEngine final : public IoEngine {
   uint64_t wake_buf_ = 0;
   std::vector<bool> buffer_slots_;  // I/O thread only
   std::vector<bool> file_slots_;    // I/O thread only
+  // Whether the sparse tables exist: set by Setup before Init returns, constant after, so
+  // registrations that cannot succeed skip the trip to the I/O thread.
+  bool fixed_buffers_ = false;
+  bool fixed_files_ = false;
 
   std::mutex mu_;  // guards what follows
   std::vector<IoOp*> incoming_;

@@ -23,12 +23,6 @@ model=${MODEL:-llama-3.1-8b}
 direct=${DIRECT:-1}
 engine=${ENGINE:-uring}
 reps=${REPS:-3}
-slots=48  # BuiltinConfig's nixl_pool_size
-case "$model" in
-  llama-3.1-8b) chunk=32M ;;
-  small) chunk=512K ;;
-  *) echo "unknown MODEL $model" >&2; exit 2 ;;
-esac
 out=$(mktemp -d)
 trap 'rm -rf "$out" "$dir/raw-bench"' EXIT
 export FERRY_PLUGIN_DIR=${FERRY_PLUGIN_DIR:-$build/lib}
@@ -39,15 +33,17 @@ for i in $(seq "$reps"); do
   extra="{\"nixl_path\": \"$dir\", \"use_direct_io\": $dio, \"nixl_backend_params\": {\"engine\": \"$engine\"}}"
   LMCACHE_EXTRA_CONFIG="$extra" "$build/bin/ferry-kv" run --model "$model" --queue-depth "$qd" \
     --window-chunks "$qd" --no-lookup-bench --json "$out/kv.$i.json" >/dev/null
-  # Raw transfers: whole chunks, same queue depth, same filesystem, one chunk per file.
+  # Raw transfers: whole chunks (the run's chunk size), same queue depth, same filesystem,
+  # one chunk per file over as many files as the engine has slots (48 when it has none).
   mkdir -p "$dir/raw-bench"
   for op in write read; do
-    n=$(python3 -c "import json, math, sys; k = json.load(open(sys.argv[1]))
-print(max(1, math.ceil(k['gb_stored' if sys.argv[2] == 'write' else 'gb_loaded'] * 1e9 / k['chunk_bytes'])))" \
-      "$out/kv.$i.json" "$op")
+    read -r chunk slots total < <(python3 -c "import json, math, sys; k = json.load(open(sys.argv[1]))
+c = k['chunk_bytes']
+n = max(1, math.ceil(k['gb_stored' if sys.argv[2] == 'write' else 'gb_loaded'] * 1e9 / c))
+print(c, k.get('nixl_pool_size') or 48, n * c)" "$out/kv.$i.json" "$op")
     "$build/bin/ferry-bench" --op "$op" --block-size "$chunk" --batch 1 --queue-depth "$qd" \
       --threads 1 --direct "$direct" --files "$slots" --file-size "$chunk" \
-      --total-bytes "$((n * ${chunk%[MK]}))${chunk: -1}" --engine "$engine" \
+      --total-bytes "$total" --engine "$engine" \
       --dir "$dir/raw-bench" --json "$out/raw-$op.$i.json" >/dev/null
   done
   rm -rf "$dir/raw-bench"

@@ -7,6 +7,7 @@
 #include <cstdio>
 #include <vector>
 
+#include "common/percentile.h"
 #include "kv/fast_hash.h"
 
 namespace {
@@ -15,8 +16,7 @@ using Clock = std::chrono::steady_clock;
 volatile uint64_t g_sink;  // keeps the hashing from being optimized away
 
 double Percentile(std::vector<double> v, double p) {
-  std::sort(v.begin(), v.end());
-  return v[static_cast<size_t>(p / 100 * static_cast<double>(v.size() - 1))];
+  return ferry_tools::Percentile(&v, p / 100);
 }
 
 }  // namespace

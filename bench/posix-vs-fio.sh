@@ -188,6 +188,13 @@ if [[ ,$CASES, == *,a,* ]]; then
   rm -rf "$d"
 fi
 
+# Cases b and d: 4 KiB random reads, O_DIRECT, queue depth 64, uniform offsets with repeats
+# on both sides (fio norandommap); each case adds where the data is.
+RANDREAD_F=(--op randread --block-size 4K --batch 1 --queue-depth 64 --threads 1 --direct 1
+            --files 1 --file-size "$FILE_B" --total-bytes "$IO_B" --keep-files)
+RANDREAD_G=(--rw=randread --bs=4k --iodepth=64 --direct=1 --size="$FILE_B" --io_size="$IO_B"
+            --norandommap --randrepeat=0)
+
 if [[ ,$CASES, == *,b,* ]]; then
   # (b) 4 KiB random reads, O_DIRECT, queue depth 64, over a 1 GiB file each tool
   # pre-wrote (untimed). Uniform offsets with repeats on both sides (fio norandommap).
@@ -198,10 +205,8 @@ if [[ ,$CASES, == *,b,* ]]; then
     { echo "posix-vs-fio: pre-writing the ferry file failed" >&2; FAILED=1; }
   fio --name=b-prep --ioengine=io_uring --rw=write --bs=1M --iodepth=8 --direct=1 \
     --size="$FILE_B" --filename="$d/fio.dat" >/dev/null || FAILED=1
-  pair b-randread-4K iops 0.90 -- --op randread --block-size 4K --batch 1 --queue-depth 64 \
-    --threads 1 --direct 1 --files 1 --file-size "$FILE_B" --total-bytes "$IO_B" --dir "$d" \
-    --keep-files -- --name=b-randread --rw=randread --bs=4k --iodepth=64 --direct=1 \
-    --size="$FILE_B" --io_size="$IO_B" --norandommap --randrepeat=0 --filename="$d/fio.dat"
+  pair b-randread-4K iops 0.90 -- "${RANDREAD_F[@]}" --dir "$d" -- --name=b-randread \
+    "${RANDREAD_G[@]}" --filename="$d/fio.dat"
   rm -rf "$d"
 fi
 
@@ -236,10 +241,8 @@ if [[ ,$CASES, == *,d,* ]]; then
   dd if=/dev/urandom of="$LOOP_DEV" bs=1M count="$(($(stat -c %s "$SHM_DIR.loop.img") >> 20))" \
     oflag=direct status=none
   d=$WORK/loopdir; mkdir -p "$d"; ln -s "$LOOP_DEV" "$d/ferry-bench.0"
-  pair d-loop-randread-4K iops 0.90 -- --op randread --block-size 4K --batch 1 --queue-depth 64 \
-    --threads 1 --direct 1 --files 1 --file-size "$FILE_B" --total-bytes "$IO_B" --dir "$d" \
-    --keep-files -- --name=d-randread --rw=randread --bs=4k --iodepth=64 --direct=1 \
-    --size="$FILE_B" --io_size="$IO_B" --norandommap --randrepeat=0 --filename="$LOOP_DEV"
+  pair d-loop-randread-4K iops 0.90 -- "${RANDREAD_F[@]}" --dir "$d" -- --name=d-randread \
+    "${RANDREAD_G[@]}" --filename="$LOOP_DEV"
   losetup -d "$LOOP_DEV" && LOOP_DEV=""
   rm -f "$SHM_DIR.loop.img"
 fi

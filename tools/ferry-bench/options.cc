@@ -5,7 +5,8 @@
 #include <CLI/CLI.hpp>
 #include <charconv>
 #include <cstdio>
-#include <limits>
+
+#include "ferry/params.h"
 
 namespace ferry_bench {
 namespace {
@@ -79,7 +80,7 @@ bool ParseOps(const std::string& text, std::vector<BenchOp>* out) {
 }
 
 bool ParseSizeOption(const std::string& name, const std::string& text, uint64_t* out) {
-  if (!ParseSizeText(text, out)) {
+  if (!ferry::ParseSize(text, out)) {
     return Fail(name + ": '" + text + "' is not a size (e.g. 4096, 4K, 32M, 1G)");
   }
   return true;
@@ -99,49 +100,6 @@ const char* BenchOpName(BenchOp op) {
       return "randread";
   }
   return "?";
-}
-
-bool ParseSizeText(std::string_view text, uint64_t* out) {
-  uint64_t value = 0;
-  auto [end, ec] = std::from_chars(text.data(), text.data() + text.size(), value);
-  if (ec != std::errc() || end == text.data()) return false;
-  std::string_view suffix(end, text.data() + text.size() - end);
-  // Binary multiples whatever the spelling (K, KB, KiB): block sizes are powers of two.
-  int shift = 0;
-  if (!suffix.empty()) {
-    switch (suffix.front()) {
-      case 'k':
-      case 'K':
-        shift = 10;
-        break;
-      case 'm':
-      case 'M':
-        shift = 20;
-        break;
-      case 'g':
-      case 'G':
-        shift = 30;
-        break;
-      case 't':
-      case 'T':
-        shift = 40;
-        break;
-      case 'b':
-      case 'B':
-        shift = 0;
-        break;
-      default:
-        return false;
-    }
-    std::string_view rest = suffix.substr(1);
-    if (shift != 0 && rest != "" && rest != "B" && rest != "b" && rest != "iB" && rest != "ib") {
-      return false;
-    }
-    if (shift == 0 && !rest.empty()) return false;
-  }
-  if (shift != 0 && value > (std::numeric_limits<uint64_t>::max() >> shift)) return false;
-  *out = value << shift;
-  return true;
 }
 
 std::string FormatSize(uint64_t bytes) {

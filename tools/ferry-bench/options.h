@@ -71,9 +71,6 @@ int ParseOptions(int argc, char** argv, Options* out);
 
 std::vector<Case> ExpandCases(const Options& options);
 
-// "4096", "4K", "4k", "4KiB", "32M", "1G", "2T" (binary multiples). False on anything else,
-// including overflow.
-bool ParseSizeText(std::string_view text, uint64_t* out);
 // 4096 -> "4K", 33554432 -> "32M", 1000 -> "1000".
 std::string FormatSize(uint64_t bytes);
 

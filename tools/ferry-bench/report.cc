@@ -10,6 +10,8 @@
 #include <nlohmann/json.hpp>
 #include <numeric>
 
+#include "common/percentile.h"
+
 namespace ferry_bench {
 namespace {
 
@@ -20,13 +22,8 @@ const char* WaitModeName(WaitMode mode) {
   return mode == WaitMode::kPoll ? "poll" : "block";
 }
 
-// Nearest-rank percentile of a vector that nth_element may reorder.
-double PercentileUs(std::vector<uint64_t>* v, double fraction) {
-  if (v->empty()) return 0;
-  size_t rank = static_cast<size_t>(fraction * static_cast<double>(v->size()));
-  if (rank >= v->size()) rank = v->size() - 1;
-  std::nth_element(v->begin(), v->begin() + static_cast<std::ptrdiff_t>(rank), v->end());
-  return static_cast<double>((*v)[rank]) / 1e3;
+double PercentileUs(std::vector<uint64_t>* latencies_ns, double fraction) {
+  return static_cast<double>(ferry_tools::Percentile(latencies_ns, fraction)) / 1e3;
 }
 
 std::string UtcNow() {

@@ -165,9 +165,11 @@ bool Runner::PrepareFiles(const Case& c, const Geometry& g, std::string* error) 
     const std::string& path = paths_[i];
     if (!IsWrite(c.op)) {
       // Reads need real data: written by an earlier case, left by an earlier run, or now.
-      bool trusted = has_data_[i] || (existed_before_[i] && !touched_[i] &&
-                                      FileLargeEnough(path, g.file_size, true));
-      if (trusted && FileLargeEnough(path, g.file_size, false)) continue;
+      // (An allocated file large enough is also large enough: one check each way.)
+      const bool usable = has_data_[i] ? FileLargeEnough(path, g.file_size, false)
+                                       : existed_before_[i] && !touched_[i] &&
+                                             FileLargeEnough(path, g.file_size, true);
+      if (usable) continue;
       if (!WriteFileData(i, g.file_size, error)) return false;
       continue;
     }

@@ -32,16 +32,17 @@ Status LoadConfig(const std::string& path, Config* out, bool* builtin) {
   const ferry::kv::EnvLookup env = ferry::kv::ProcessEnv();
   *builtin = false;
   Status s;
-  if (!path.empty()) {
-    s = ferry::kv::LoadConfigFile(path, out);
-    if (s.ok()) s = ferry::kv::ApplyEnvOverrides(env, out);
-    if (s.ok()) s = ferry::kv::ValidateConfig(*out);
-  } else if (env("LMCACHE_CONFIG_FILE")) {
-    s = ferry::kv::LoadConfigFromEnv(env, out);
+  if (path.empty() && env("LMCACHE_CONFIG_FILE")) {
+    s = ferry::kv::LoadConfigFromEnv(env, out);  // the library's own path, as a server's
   } else {
-    *out = ferry::kv::BuiltinConfig("./ferry-cache");
-    *builtin = true;
-    s = ferry::kv::ApplyEnvOverrides(env, out);
+    // --config FILE, or the built-in config; either way LMCACHE_* overrides apply.
+    if (path.empty()) {
+      *out = ferry::kv::BuiltinConfig("./ferry-cache");
+      *builtin = true;
+    } else {
+      s = ferry::kv::LoadConfigFile(path, out);
+    }
+    if (s.ok()) s = ferry::kv::ApplyEnvOverrides(env, out);
     if (s.ok()) s = ferry::kv::ValidateConfig(*out);
   }
   if (s.ok()) {
@@ -106,6 +107,7 @@ int Run(RunArgs& a) {
   j["model"] = preset.name;
   j["chunk_size"] = cfg.chunk_size;
   j["chunk_bytes"] = preset.geometry.BytesPerToken() * static_cast<uint64_t>(cfg.chunk_size);
+  j["nixl_pool_size"] = cfg.nixl_pool_size;
   j["queue_depth"] = a.queue_depth;
   j["direct_io"] = cfg.use_direct_io;
   j["requests"] = r.requests;

@@ -11,6 +11,8 @@
 #include <cstring>
 #include <random>
 
+#include "common/percentile.h"
+
 namespace ferry_kv {
 namespace {
 
@@ -90,10 +92,7 @@ bool FindPreset(const std::string& name, ModelPreset* out) {
 }
 
 double Percentile(std::vector<double> v, double p) {
-  if (v.empty()) return 0;
-  std::sort(v.begin(), v.end());
-  const size_t i = static_cast<size_t>(p / 100.0 * static_cast<double>(v.size() - 1) + 0.5);
-  return v[std::min(i, v.size() - 1)];
+  return ferry_tools::Percentile(&v, p / 100.0);
 }
 
 namespace {

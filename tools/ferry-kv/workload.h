@@ -50,7 +50,7 @@ struct RunResult {
 // Replays the workload on `engine`.
 RunResult RunWorkload(ferry::kv::Engine& engine, const WorkloadOptions& options);
 
-// p-th percentile (0..100) of `v` (sorted copy); 0 for an empty vector.
+// p-th percentile (0..100) of `v` (tools/common/percentile.h's rule); 0 for no samples.
 double Percentile(std::vector<double> v, double p);
 
 }  // namespace ferry_kv

@@ -10,20 +10,21 @@
 #   d  (not in the default set; needs root) case b's reads on a loop device over a /dev/shm
 #      file: O_DIRECT through the block layer without a disk, which case b's noisy disk hides.
 #      CPU sets the figure: each tool's cost per I/O, and how it spreads over the cores
-#      (ferry posts from one thread and runs the ring on another; fio uses one thread)
 #
 # The virtual disk here varies by up to 30% between identical runs, so each case alternates
 # the tools for --pairs pairs and reports the median of the pairwise ratios ferry/fio, next
 # to the median figure of each tool. Pairs alternate their order too (ferry then fio, fio
 # then ferry, ...), so a disk that is faster or slower right after the other tool's run, or
-# right after the untimed pre-write, favours neither tool.
+# right after the untimed pre-write, favours neither tool. That needs an even number of
+# pairs: on 2026-11-24 the second read of a pair in case a ran 20-30% faster whichever tool
+# it was, and with 5 pairs the median is a pair in which ferry went first.
 #
 # Exit status: 0 when every run completed, whatever the ratios (this is a benchmark, not a
 # test: a ratio under target prints BELOW); 1 when a tool failed; 2 on bad arguments.
 set -euo pipefail
 
 REPO=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
-PAIRS=5
+PAIRS=6          # even: as many pairs with ferry first as with fio first
 CASES=a,b,c
 DIR=""
 SHM_DIR=/dev/shm/ferry-bench
@@ -82,6 +83,7 @@ while [[ $# -gt 0 ]]; do
   esac
 done
 [[ $PAIRS =~ ^[1-9][0-9]*$ ]] || die "--pairs must be a positive number"
+((PAIRS % 2 == 0)) || echo "posix-vs-fio: note: an odd --pairs gives ferry the first run once more than fio" >&2
 [[ $SHM_QD =~ ^[1-9][0-9]*$ && $SHM_BATCH =~ ^[1-9][0-9]*$ ]] || die "bad --shm-qd/--shm-batch"
 [[ ,$CASES, =~ ^(,[abcd])+,$ ]] || die "--cases takes a comma list of a, b, c, d"
 

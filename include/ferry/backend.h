@@ -5,14 +5,16 @@
 // header alone. The core checks parameters against the spec's schema, resolves descriptors
 // to registrations, and hands the backend flat lists of I/O segments.
 //
-// Threading contract for backends: RegisterMem, DeregisterMem, Prepare, Post, Cancel and
-// Query may be called from many threads at once, for different requests. For one request
+// Threading contract for backends: RegisterMem, DeregisterMem, Prepare, Post, Cancel, Drive,
+// Kick and Query may be called from many threads at once, for different requests. For one request
 // the core serialises Post/Cancel/destruction, and never destroys a request between Post
 // and its completion. The completion may be delivered from any thread, including from
 // inside Post.
 #pragma once
 
+#include <chrono>
 #include <cstdint>
+#include <functional>
 #include <memory>
 #include <span>
 #include <string>
@@ -25,7 +27,8 @@
 
 namespace ferry {
 
-inline constexpr uint32_t kPluginApiVersion = 1;
+// 2: Backend::Drive and Backend::Kick.
+inline constexpr uint32_t kPluginApiVersion = 2;
 
 // One contiguous piece of a transfer: local memory <-> target (file, object, remote memory).
 // `local_md` / `remote_md` are what this backend returned from RegisterMem for the
@@ -76,6 +79,24 @@ class Backend {
 
   // Best effort; the completion is still delivered.
   virtual void Cancel(BackendRequest* request) = 0;
+
+  // Optional: completion driving. Lets a thread that waits for this backend's requests
+  // (Transfer::Wait, CompletionQueue::Wait) collect finished I/O and deliver completions
+  // itself, so that the thread that submits also waits and reaps, instead of sleeping until
+  // a backend thread wakes it. Drive delivers completions (of any request) until `done()`
+  // returns true or `deadline` passes. `done` is called with the backend's locks held, so
+  // it may take only the caller's own lock (not held by the caller during Drive).
+  // Returns false when it cannot drive now (unsupported, another thread is driving, or
+  // the wait failed): at once, or after an error; the caller then sleeps as usual. A
+  // backend must complete every request whether or not anyone drives.
+  virtual bool Drive(std::chrono::steady_clock::time_point deadline,
+                     const std::function<bool()>& done) {
+    (void)deadline, (void)done;
+    return false;
+  }
+  // Wakes a Drive in progress on another thread so that it calls `done` again: what it
+  // waits for arrived some other way. Cheap, lock-free, callable from any thread.
+  virtual void Kick() {}
 
   // Existence and size of each descriptor. Optional.
   virtual Status Query(MemKind kind, std::span<const MemDesc> descs,

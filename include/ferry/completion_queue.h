@@ -22,6 +22,8 @@
 
 namespace ferry {
 
+struct BackendEntry;
+
 class CompletionQueue {
  public:
   static std::shared_ptr<CompletionQueue> Create();
@@ -44,7 +46,12 @@ class CompletionQueue {
   friend class TransferState;
   struct Impl;
   CompletionQueue();
-  void Push(uint64_t tag);
+  // A transfer of `backend` that reports here is about to be posted; Push or Unexpect
+  // follows. While all such transfers in flight belong to one backend, Wait drives it
+  // (Backend::Drive) instead of sleeping.
+  void Expect(const std::shared_ptr<BackendEntry>& backend);
+  void Unexpect(const BackendEntry* backend);  // the post failed
+  void Push(uint64_t tag, const BackendEntry* backend);
   std::unique_ptr<Impl> impl_;
 };
 

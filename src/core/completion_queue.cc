@@ -1,16 +1,31 @@
 #include "ferry/completion_queue.h"
 
+#include <algorithm>
 #include <condition_variable>
 #include <deque>
 #include <mutex>
+#include <thread>
+
+#include "backend_entry.h"
+#include "deadline.h"
 
 namespace ferry {
 
 struct CompletionQueue::Impl {
+  // A backend with transfers in flight that report here.
+  struct Source {
+    std::shared_ptr<BackendEntry> backend;
+    size_t inflight;
+  };
+
   mutable std::mutex mu;
   std::condition_variable cv;
   std::deque<uint64_t> tags;
-  size_t waiters = 0;
+  size_t waiters = 0;  // sleeping in cv
+  std::vector<Source> sources;
+  // The Wait that is driving a backend, if any (at most one at a time per queue).
+  std::thread::id driver;
+  BackendEntry* driving = nullptr;
 
   size_t TakeLocked(std::vector<uint64_t>* out, size_t max) {
     size_t n = 0;
@@ -21,6 +36,12 @@ struct CompletionQueue::Impl {
     }
     return n;
   }
+
+  void DropLocked(const BackendEntry* backend) {
+    auto it = std::find_if(sources.begin(), sources.end(),
+                           [&](const Source& s) { return s.backend.get() == backend; });
+    if (it != sources.end() && --it->inflight == 0) sources.erase(it);
+  }
 };
 
 std::shared_ptr<CompletionQueue> CompletionQueue::Create() {
@@ -30,20 +51,59 @@ std::shared_ptr<CompletionQueue> CompletionQueue::Create() {
 CompletionQueue::CompletionQueue() : impl_(std::make_unique<Impl>()) {}
 CompletionQueue::~CompletionQueue() = default;
 
-void CompletionQueue::Push(uint64_t tag) {
+void CompletionQueue::Expect(const std::shared_ptr<BackendEntry>& backend) {
+  std::lock_guard lk(impl_->mu);
+  for (auto& s : impl_->sources) {
+    if (s.backend == backend) {
+      ++s.inflight;
+      return;
+    }
+  }
+  impl_->sources.push_back({backend, 1});
+}
+
+void CompletionQueue::Unexpect(const BackendEntry* backend) {
+  std::lock_guard lk(impl_->mu);
+  impl_->DropLocked(backend);
+}
+
+void CompletionQueue::Push(uint64_t tag, const BackendEntry* backend) {
   std::lock_guard lk(impl_->mu);
   impl_->tags.push_back(tag);
+  impl_->DropLocked(backend);
   // Only a sleeping waiter costs a wake-up; a consumer that is busy finds the tag later.
   if (impl_->waiters > 0) impl_->cv.notify_one();
+  // A waiter driving a backend sleeps in that backend, not in cv: wake it there, unless
+  // this completion is its own doing.
+  if (impl_->driving != nullptr && impl_->driver != std::this_thread::get_id())
+    impl_->driving->backend->Kick();
 }
 
 size_t CompletionQueue::Wait(std::vector<uint64_t>* out, std::chrono::nanoseconds timeout,
                              size_t max) {
   if (max == 0) return 0;
+  const auto deadline = DeadlineAfter(timeout);
   std::unique_lock lk(impl_->mu);
-  if (impl_->tags.empty()) {
+  while (impl_->tags.empty() && std::chrono::steady_clock::now() < deadline) {
+    // Drive when every transfer in flight here belongs to one backend, and no other
+    // waiter already does.
+    if (impl_->sources.size() == 1 && impl_->driving == nullptr) {
+      std::shared_ptr<BackendEntry> backend = impl_->sources.front().backend;
+      impl_->driver = std::this_thread::get_id();
+      impl_->driving = backend.get();
+      lk.unlock();
+      const bool drove = backend->backend->Drive(deadline, [this] {
+        std::lock_guard g(impl_->mu);
+        return !impl_->tags.empty();
+      });
+      backend.reset();  // not under mu: it may be the backend's last reference
+      lk.lock();
+      impl_->driver = {};
+      impl_->driving = nullptr;
+      if (drove) continue;
+    }
     ++impl_->waiters;
-    impl_->cv.wait_for(lk, timeout, [&] { return !impl_->tags.empty(); });
+    impl_->cv.wait_until(lk, deadline, [&] { return !impl_->tags.empty(); });
     --impl_->waiters;
   }
   const size_t n = impl_->TakeLocked(out, max);

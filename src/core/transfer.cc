@@ -5,6 +5,7 @@
 #include <cerrno>
 
 #include "agent_impl.h"
+#include "deadline.h"
 #include "transfer_state.h"
 
 namespace ferry {
@@ -57,10 +58,12 @@ Status TransferState::Post() {
       }  // drain: readable again only when this post completes
     }
   }
+  if (queue_) queue_->Expect(backend_);
   Status s = backend_->backend->Post(request_.get(), this);
   std::lock_guard lk(mu_);
   telemetry_.post_time = std::chrono::steady_clock::now() - start;
   if (!s.ok()) {
+    if (queue_) queue_->Unexpect(backend_.get());
     // The backend did not take the request: it never completes, so finish it here.
     phase_ = Phase::kDone;
     result_ = s;
@@ -84,8 +87,12 @@ void TransferState::Complete(Status status) {
   }
   // Under mu_, so the tag is visible only together with the finished state (the queue
   // never takes a transfer's lock: no ordering problem).
-  if (queue_) queue_->Push(tag_);
+  if (queue_) queue_->Push(tag_, backend_.get());
   cv_.notify_all();
+  // A waiter driving the backend sleeps there, not in cv_: wake it, unless this
+  // completion is its own doing.
+  if (driver_ != std::thread::id{} && driver_ != std::this_thread::get_id())
+    backend_->backend->Kick();
 }
 
 Status TransferState::CheckLocked() const {
@@ -108,9 +115,26 @@ Status TransferState::Check() const {
 }
 
 Status TransferState::Wait(std::chrono::nanoseconds timeout) {
+  const auto deadline = DeadlineAfter(timeout);
   std::unique_lock lk(mu_);
-  if (!cv_.wait_for(lk, timeout, [&] { return phase_ != Phase::kInFlight; }))
-    return {Code::kTimedOut, "transfer did not complete within the timeout"};
+  while (phase_ == Phase::kInFlight) {
+    if (std::chrono::steady_clock::now() >= deadline)
+      return {Code::kTimedOut, "transfer did not complete within the timeout"};
+    // Collect the backend's completions on this thread rather than sleep until its
+    // thread wakes us (Backend::Drive); one waiter drives, others sleep.
+    if (driver_ == std::thread::id{}) {
+      driver_ = std::this_thread::get_id();
+      lk.unlock();
+      const bool drove = backend_->backend->Drive(deadline, [this] {
+        std::lock_guard g(mu_);
+        return phase_ != Phase::kInFlight;
+      });
+      lk.lock();
+      driver_ = {};
+      if (drove) continue;
+    }
+    cv_.wait_until(lk, deadline, [&] { return phase_ != Phase::kInFlight; });
+  }
   return CheckLocked();
 }
 

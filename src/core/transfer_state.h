@@ -10,6 +10,7 @@
 #include <condition_variable>
 #include <memory>
 #include <mutex>
+#include <thread>
 #include <vector>
 
 #include "backend_entry.h"
@@ -58,6 +59,7 @@ class TransferState final : public CompletionSink {
   Phase phase_ = Phase::kNew;
   Status result_;
   int event_fd_ = -1;
+  std::thread::id driver_;  // a Wait driving the backend (Backend::Drive), if any
   const std::shared_ptr<CompletionQueue> queue_;  // may be null
   const uint64_t tag_;
   TransferTelemetry telemetry_;

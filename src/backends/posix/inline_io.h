@@ -3,8 +3,8 @@
 //
 // Why: such a file has no device to wait for, so the I/O is a memory copy. io_uring cannot
 // do it without blocking either: these filesystems do not support IOCB_NOWAIT, so the ring
-// hands every such I/O to a kernel worker thread, and the backend's I/O thread then hands
-// the completion to the client. At 4 KiB those two hand-offs cost more than the copy.
+// hands every such I/O to a kernel worker thread, whose completion then has to reach the
+// waiting client. At 4 KiB those hand-offs cost more than the copy.
 // Runs of ops that are contiguous in one file become one vectored system call.
 //
 // The cost is that Post copies up to `inline_max` bytes itself; larger requests, O_DIRECT

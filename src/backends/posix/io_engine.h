@@ -2,7 +2,9 @@
 // asynchronously (io_uring, libaio, or a thread pool) and reports each one's result.
 #pragma once
 
+#include <chrono>
 #include <cstdint>
+#include <functional>
 #include <memory>
 #include <span>
 #include <string>
@@ -45,6 +47,13 @@ class IoEngine {
     return -1;
   }
   virtual void UnregisterFile(int index) { (void)index; }
+  // Completion driving, as Backend::Drive and Backend::Kick describe it.
+  virtual bool Drive(std::chrono::steady_clock::time_point deadline,
+                     const std::function<bool()>& done) {
+    (void)deadline, (void)done;
+    return false;
+  }
+  virtual void Kick() {}
 };
 
 // Factories. On failure they return nullptr and set *error.

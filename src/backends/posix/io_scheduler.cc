@@ -7,6 +7,10 @@
 #include "op_status.h"
 
 namespace ferry::posix {
+namespace {
+// Resubmissions of one op that the kernel cancelled (see OnResults) before it is an error.
+constexpr uint8_t kMaxKernelCancels = 64;
+}  // namespace
 
 void IoScheduler::Post(PosixRequest* req, CompletionSink* sink) {
   std::vector<IoOp*> batch;
@@ -19,7 +23,7 @@ void IoScheduler::Post(PosixRequest* req, CompletionSink* sink) {
     req->cancelled.store(false, std::memory_order_relaxed);
     req->sink = sink;
     req->active = true;
-    for (auto& op : req->ops) op.done = 0;
+    for (auto& op : req->ops) op.done = op.kernel_cancels = 0;
     req->queued = true;
     pending_.push_back(req);
     FillLocked(&batch);
@@ -77,9 +81,22 @@ void IoScheduler::OnResults(std::span<const IoResult> results) {
       IoOp* op = r.op;
       PosixRequest* req = op->req;
       bool resubmit = false;
-      if (r.res < 0) {
-        if (req->error.ok() && r.res != -ECANCELED)
-          req->error = OpErrnoStatus(*op, op->done, int(-r.res));
+      const bool user_cancelled = req->cancelled.load(std::memory_order_relaxed);
+      if (r.res == -ECANCELED && !user_cancelled && req->error.ok() &&
+          op->kernel_cancels < kMaxKernelCancels) {
+        // The kernel dropped the op: io_uring cancels work queued by a thread that exits,
+        // and any thread may have submitted this op. Submit it again (from op->done: a
+        // positional read or write can be repeated).
+        ++op->kernel_cancels;
+        resubmit = true;
+      } else if (r.res < 0) {
+        // ECANCELED here is our own cancel (or the kernel's, too often): either way the
+        // op's data did not move, so the request must not end OK.
+        if (req->error.ok()) {
+          req->error = r.res == -ECANCELED && user_cancelled
+                           ? Status(Code::kCancelled, "transfer cancelled")
+                           : OpErrnoStatus(*op, op->done, int(-r.res));
+        }
       } else if (r.res == 0) {
         if (req->error.ok()) req->error = OpNoProgress(*op, op->done);
       } else {

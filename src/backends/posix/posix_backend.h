@@ -31,6 +31,11 @@ class PosixBackend final : public Backend {
                  std::unique_ptr<BackendRequest>* out) override;
   Status Post(BackendRequest* request, CompletionSink* sink) override;
   void Cancel(BackendRequest* request) override;
+  bool Drive(std::chrono::steady_clock::time_point deadline,
+             const std::function<bool()>& done) override {
+    return engine_->Drive(deadline, done);
+  }
+  void Kick() override { engine_->Kick(); }
   Status Query(MemKind kind, std::span<const MemDesc> descs,
                std::vector<QueryResult>* out) override;
 

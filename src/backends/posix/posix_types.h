@@ -43,7 +43,8 @@ struct IoOp {
   uint32_t done = 0;
   int buf_index;  // fixed-buffer slot of the memory, or -1
   uint32_t desc_index;
-  uint64_t engine_tag = 0;  // free for the engine (e.g. an iocb slot)
+  uint8_t kernel_cancels = 0;  // times the kernel cancelled it unrun (scheduler's)
+  uint64_t engine_tag = 0;     // free for the engine (e.g. an iocb slot)
 };
 
 struct PosixRequest final : BackendRequest {

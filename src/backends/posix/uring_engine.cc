@@ -1,22 +1,34 @@
-// io_uring engine. The ring belongs to one thread, the I/O thread: it alone submits and
-// reaps. That lets the kernel defer completion work to it (IORING_SETUP_SINGLE_ISSUER |
-// DEFER_TASKRUN, as fio does) instead of interrupting whichever thread submitted, which
-// at 4 KiB costs more than the I/O itself. Other threads hand ops over through a locked
-// queue and write an eventfd only when the I/O thread is about to sleep; the ring keeps a
-// read on that eventfd armed, so one wait covers both "new work" and "I/O completed".
-// Requests therefore complete without anyone polling, and without burning a core.
+// io_uring engine, driven by whoever waits.
+//
+// Any thread submits directly (under sq_mu_): no hand-off to another thread on the way in.
+// Finished I/O is collected ("reaped") by one thread at a time, whoever holds cq_mu_:
+//  - a thread waiting for a transfer (Drive, called from Transfer::Wait and
+//    CompletionQueue::Wait) sleeps in io_uring_enter itself and delivers the completions
+//    it finds. For I/O that the waiter submitted itself, submitting, waiting and reaping
+//    then happen on one thread, as in fio: one wake-up per batch of completions, where
+//    handing them from a backend thread to the waiter costs two or three; on a VM whose
+//    vCPUs the host takes away, a cross-CPU wake-up can cost more than the I/O itself.
+//  - otherwise the reaper thread does it: the ring signals an eventfd for every batch of
+//    completions, and the reaper sleeps on that eventfd. A driving thread turns the signal
+//    off (IORING_CQ_EVENTFD_DISABLED) while it waits, so the two do not both wake.
+// Requests therefore complete whether or not anyone waits, without polling.
+//
+// The kernel runs an I/O's completion work in the task that submitted it, so the ring is
+// not single-issuer (that would tie submission to one thread); a submitter that is
+// running when its I/O completes is interrupted briefly to post the completion, and one
+// that exits may have queued work cancelled (the scheduler resubmits it).
 //
 // DRAM registrations become fixed buffers (READ_FIXED/WRITE_FIXED skip per-I/O page
-// pinning) and files become fixed files, both in sparse tables updated in place. With a
-// single issuer only the I/O thread may touch the ring, so registrations run there too.
+// pinning) and files become fixed files, both in sparse tables updated in place.
 #include <liburing.h>
 #include <sys/eventfd.h>
 #include <unistd.h>
 
+#include <algorithm>
+#include <atomic>
 #include <cerrno>
 #include <cstring>
 #include <functional>
-#include <future>
 #include <mutex>
 #include <thread>
 #include <vector>
@@ -29,7 +41,9 @@ namespace {
 constexpr unsigned kBufferSlots = 1024;
 constexpr unsigned kFileSlots = 4096;
 constexpr uint64_t kMaxFixedBuffer = 1ull << 30;  // the kernel's limit per fixed buffer
-constexpr uint64_t kWakeTag = 1;                  // user_data of the eventfd read
+constexpr uint64_t kKickTag = 1;                  // user_data of the kick eventfd's read
+// Longest single wait inside Drive: keeps the kernel's now + timeout from overflowing.
+constexpr std::chrono::hours kMaxSleep{1};
 
 class UringEngine final : public IoEngine {
  public:
@@ -37,145 +51,165 @@ class UringEngine final : public IoEngine {
       : sink_(sink), register_buffers_(register_buffers) {}
 
   ~UringEngine() override {
-    if (thread_.joinable()) {
-      {
-        std::lock_guard lk(mu_);
-        stopping_ = true;
-      }
-      Wake();
-      thread_.join();
+    if (reaper_.joinable()) {
+      stopping_.store(true);
+      Signal(notify_fd_);
+      reaper_.join();
     }
-    if (wake_fd_ >= 0) close(wake_fd_);
+    if (ring_ready_) io_uring_queue_exit(&ring_);
+    if (notify_fd_ >= 0) close(notify_fd_);
+    if (kick_fd_ >= 0) close(kick_fd_);
   }
 
   bool Init(unsigned queue_depth, std::string* error) {
-    wake_fd_ = eventfd(0, EFD_CLOEXEC);
-    if (wake_fd_ < 0) {
+    notify_fd_ = eventfd(0, EFD_CLOEXEC);
+    kick_fd_ = eventfd(0, EFD_CLOEXEC);
+    if (notify_fd_ < 0 || kick_fd_ < 0) {
       *error = std::string("eventfd: ") + std::strerror(errno);
       return false;
     }
-    std::promise<std::string> started;
-    auto result = started.get_future();
-    thread_ = std::thread([this, queue_depth, &started] { Run(queue_depth, &started); });
-    *error = result.get();
-    if (!error->empty()) {
-      thread_.join();
-      return false;
-    }
+    *error = Setup(queue_depth);
+    if (!error->empty()) return false;
+    reaper_ = std::thread([this] { ReaperLoop(); });
     return true;
   }
 
   const char* name() const override { return "uring"; }
 
   void Submit(std::span<IoOp* const> ops) override {
-    bool wake;
+    std::vector<IoResult> failed;
     {
-      std::lock_guard lk(mu_);
-      incoming_.insert(incoming_.end(), ops.begin(), ops.end());
-      // From the I/O thread itself (a completion that submits more) no wake-up is needed:
-      // it looks at incoming_ before it sleeps again.
-      wake = sleeping_ && std::this_thread::get_id() != io_thread_id_;
-      if (wake) sleeping_ = false;
+      std::lock_guard lk(sq_mu_);
+      for (IoOp* op : ops) {
+        if (op->req->cancelled.load(std::memory_order_relaxed)) {
+          failed.push_back({op, -ECANCELED});
+          continue;
+        }
+        io_uring_sqe* sqe = GetSqeLocked();
+        if (!sqe) {
+          failed.push_back({op, -EBUSY});
+          continue;
+        }
+        Prep(sqe, op);
+      }
+      prepped_.fetch_add(1, std::memory_order_release);
+      SubmitLocked();
     }
-    if (wake) Wake();
+    if (!failed.empty()) sink_->OnResults(failed);
   }
+
+  bool Drive(std::chrono::steady_clock::time_point deadline,
+             const std::function<bool()>& done) override {
+    if (!timed_waits_) return false;
+    std::unique_lock lk(cq_mu_, std::try_to_lock);
+    if (!lk.owns_lock()) return false;  // the reaper or another waiter is at it
+    io_uring_cq_eventfd_toggle(&ring_, false);
+    bool ok = true;
+    for (;;) {
+      // `done` is asked only after the lock is held: anything delivered before (by the
+      // reaper, or kicked to it) is seen here, anything after wakes this wait.
+      Reap();
+      if (done()) break;
+      auto left = deadline - std::chrono::steady_clock::now();
+      if (left <= std::chrono::nanoseconds::zero()) break;
+      __kernel_timespec ts = ToTimespec(std::min<std::chrono::nanoseconds>(left, kMaxSleep));
+      io_uring_getevents_arg arg{};
+      arg.ts = reinterpret_cast<uint64_t>(&ts);
+      int rc = io_uring_enter2(ring_.ring_fd, 0, 1, IORING_ENTER_GETEVENTS | IORING_ENTER_EXT_ARG,
+                               reinterpret_cast<sigset_t*>(&arg), sizeof arg);
+      if (rc < 0 && rc != -EINTR && rc != -ETIME && rc != -EAGAIN && rc != -EBUSY) {
+        ok = false;  // the caller sleeps instead, and the reaper delivers
+        break;
+      }
+    }
+    // From here on completions signal the reaper again; collect what came in before. The
+    // fence orders the flag store before the tail load, as the kernel orders its tail
+    // store before its flag load: one of the two sides sees the other. (Leaving the
+    // signal off until a timer hands the ring back saved few wake-ups here and made a
+    // waiter that lost the race to drive wait for that timer.)
+    io_uring_cq_eventfd_toggle(&ring_, true);
+    FullFence();
+    Reap();
+    return ok;
+  }
+
+  void Kick() override { Signal(kick_fd_); }
 
   int RegisterBuffer(uint64_t addr, uint64_t len) override {
     if (!fixed_buffers_ || len > kMaxFixedBuffer) return -1;
-    return OnIoThread([this, addr, len] {
-      for (unsigned i = 0; i < buffer_slots_.size(); ++i) {
-        if (buffer_slots_[i]) continue;
-        iovec iov{reinterpret_cast<void*>(addr), len};
-        __u64 tag = 0;
-        if (io_uring_register_buffers_update_tag(&ring_, i, &iov, &tag, 1) != 1) return -1;
-        buffer_slots_[i] = true;
-        return int(i);
-      }
-      return -1;
-    });
+    std::lock_guard lk(reg_mu_);
+    for (unsigned i = 0; i < buffer_slots_.size(); ++i) {
+      if (buffer_slots_[i]) continue;
+      iovec iov{reinterpret_cast<void*>(addr), len};
+      __u64 tag = 0;
+      if (io_uring_register_buffers_update_tag(&ring_, i, &iov, &tag, 1) != 1) return -1;
+      buffer_slots_[i] = true;
+      return int(i);
+    }
+    return -1;
   }
 
   void UnregisterBuffer(int index) override {
     if (index < 0) return;
-    OnIoThread([this, index] {
-      iovec iov{nullptr, 0};
-      __u64 tag = 0;
-      io_uring_register_buffers_update_tag(&ring_, unsigned(index), &iov, &tag, 1);
-      buffer_slots_[index] = false;
-      return 0;
-    });
+    std::lock_guard lk(reg_mu_);
+    iovec iov{nullptr, 0};
+    __u64 tag = 0;
+    io_uring_register_buffers_update_tag(&ring_, unsigned(index), &iov, &tag, 1);
+    buffer_slots_[index] = false;
   }
 
   int RegisterFile(int fd) override {
     if (!fixed_files_) return -1;
-    return OnIoThread([this, fd] {
-      for (unsigned i = 0; i < file_slots_.size(); ++i) {
-        if (file_slots_[i]) continue;
-        if (io_uring_register_files_update(&ring_, i, const_cast<int*>(&fd), 1) != 1) return -1;
-        file_slots_[i] = true;
-        return int(i);
-      }
-      return -1;
-    });
+    std::lock_guard lk(reg_mu_);
+    for (unsigned i = 0; i < file_slots_.size(); ++i) {
+      if (file_slots_[i]) continue;
+      if (io_uring_register_files_update(&ring_, i, &fd, 1) != 1) return -1;
+      file_slots_[i] = true;
+      return int(i);
+    }
+    return -1;
   }
 
   void UnregisterFile(int index) override {
     if (index < 0) return;
-    OnIoThread([this, index] {
-      int none = -1;
-      io_uring_register_files_update(&ring_, unsigned(index), &none, 1);
-      file_slots_[index] = false;
-      return 0;
-    });
+    std::lock_guard lk(reg_mu_);
+    int none = -1;
+    io_uring_register_files_update(&ring_, unsigned(index), &none, 1);
+    file_slots_[index] = false;
   }
 
  private:
-  void Wake() {
+  // A full barrier (store-load order), as io_uring_smp_mb(), in a form ThreadSanitizer
+  // understands: a locked read-modify-write.
+  void FullFence() { fence_word_.fetch_add(0, std::memory_order_seq_cst); }
+
+  static void Signal(int fd) {
     uint64_t one = 1;
-    (void)!write(wake_fd_, &one, sizeof one);
+    (void)!write(fd, &one, sizeof one);
   }
 
-  // Runs `fn` on the I/O thread and returns its result.
-  int OnIoThread(std::function<int()> fn) {
-    if (std::this_thread::get_id() == io_thread_id_) return fn();
-    std::packaged_task<int()> task(std::move(fn));
-    auto result = task.get_future();
-    bool wake;
-    {
-      std::lock_guard lk(mu_);
-      tasks_.push_back(std::move(task));
-      wake = sleeping_;
-      sleeping_ = false;
-    }
-    if (wake) Wake();
-    return result.get();
-  }
-
-  // Creates the ring on this thread (so this thread is its single issuer), then serves it.
-  void Run(unsigned queue_depth, std::promise<std::string>* started) {
-    io_thread_id_ = std::this_thread::get_id();
-    std::string error = Setup(queue_depth);
-    const bool ok = error.empty();
-    started->set_value(std::move(error));  // `started` is gone after this line
-    if (!ok) return;
-    Serve();
-    io_uring_queue_exit(&ring_);
+  static __kernel_timespec ToTimespec(std::chrono::nanoseconds d) {
+    __kernel_timespec ts{};
+    ts.tv_sec = d.count() / 1000000000;
+    ts.tv_nsec = d.count() % 1000000000;
+    return ts;
   }
 
   std::string Setup(unsigned queue_depth) {
-    // Room for every op in flight and the eventfd read; CQ twice as large. Kernels before
-    // 6.1 refuse deferred task work (EINVAL): the plain ring is still correct.
+    // Room for every op in flight and the kick read; CQ twice as large. SUBMIT_ALL (5.18)
+    // keeps submitting past an SQE that fails at once; older kernels refuse it (EINVAL).
     int rc = -EINVAL;
     for (unsigned flags :
-         {IORING_SETUP_CQSIZE | IORING_SETUP_SINGLE_ISSUER | IORING_SETUP_DEFER_TASKRUN,
-          unsigned{IORING_SETUP_CQSIZE}}) {
+         {IORING_SETUP_CQSIZE | IORING_SETUP_SUBMIT_ALL, unsigned{IORING_SETUP_CQSIZE}}) {
       io_uring_params p{};
       p.flags = flags;
       p.cq_entries = 2 * (queue_depth + 1);
       rc = io_uring_queue_init_params(queue_depth + 1, &ring_, &p);
+      timed_waits_ = (p.features & IORING_FEAT_EXT_ARG) != 0;
       if (rc != -EINVAL) break;
     }
     if (rc < 0) return std::string("io_uring_queue_init: ") + std::strerror(-rc);
+    ring_ready_ = true;
     // A NOP round trip proves the ring works here (seccomp or io_uring_disabled can let
     // setup succeed and still refuse submissions).
     io_uring_sqe* sqe = io_uring_get_sqe(&ring_);
@@ -183,11 +217,11 @@ class UringEngine final : public IoEngine {
     io_uring_sqe_set_data64(sqe, 0);
     io_uring_cqe* cqe = nullptr;
     rc = io_uring_submit_and_wait(&ring_, 1);
-    if (rc < 0 || io_uring_peek_cqe(&ring_, &cqe) < 0 || !cqe) {
-      io_uring_queue_exit(&ring_);
+    if (rc < 0 || io_uring_peek_cqe(&ring_, &cqe) < 0 || !cqe)
       return std::string("io_uring NOP probe failed: ") + std::strerror(rc < 0 ? -rc : EIO);
-    }
     io_uring_cqe_seen(&ring_, cqe);
+    rc = io_uring_register_eventfd(&ring_, notify_fd_);
+    if (rc < 0) return std::string("io_uring_register_eventfd: ") + std::strerror(-rc);
     if (register_buffers_ && io_uring_register_buffers_sparse(&ring_, kBufferSlots) == 0) {
       buffer_slots_.assign(kBufferSlots, false);
       fixed_buffers_ = true;
@@ -196,13 +230,43 @@ class UringEngine final : public IoEngine {
       file_slots_.assign(kFileSlots, false);
       fixed_files_ = true;
     }
+    std::lock_guard lk(sq_mu_);
+    ArmKickLocked();
+    SubmitLocked();
     return {};
   }
 
-  void ArmWakeRead() {
-    io_uring_sqe* sqe = io_uring_get_sqe(&ring_);  // always room: the ring has a slot for it
-    io_uring_prep_read(sqe, wake_fd_, &wake_buf_, sizeof wake_buf_, 0);
-    io_uring_sqe_set_data64(sqe, kWakeTag);
+  // The scheduler keeps ops within the ring, so an SQE is always free; flush and retry
+  // anyway rather than trust that.
+  io_uring_sqe* GetSqeLocked() {
+    io_uring_sqe* sqe = io_uring_get_sqe(&ring_);
+    if (!sqe) {
+      SubmitLocked();
+      sqe = io_uring_get_sqe(&ring_);
+    }
+    return sqe;
+  }
+
+  void SubmitLocked() {
+    // Until the kernel took every SQE. EAGAIN/EBUSY (short of memory, or of completion
+    // room) pass: retry, yielding, then sleeping. Any other error means the SQEs are
+    // still queued: the next submission takes them.
+    for (int tries = 0; io_uring_sq_ready(&ring_) > 0; ++tries) {
+      int rc = io_uring_submit(&ring_);
+      if (rc > 0) continue;
+      if (rc != -EAGAIN && rc != -EBUSY && rc != -EINTR) return;
+      if (tries < 100)
+        std::this_thread::yield();
+      else
+        std::this_thread::sleep_for(std::chrono::milliseconds(1));
+    }
+  }
+
+  void ArmKickLocked() {
+    io_uring_sqe* sqe = GetSqeLocked();  // the ring has a slot for it
+    if (!sqe) return;
+    io_uring_prep_read(sqe, kick_fd_, &kick_buf_, sizeof kick_buf_, 0);
+    io_uring_sqe_set_data64(sqe, kKickTag);
   }
 
   void Prep(io_uring_sqe* sqe, IoOp* op) {
@@ -226,87 +290,68 @@ class UringEngine final : public IoEngine {
     io_uring_sqe_set_data(sqe, op);
   }
 
-  void Serve() {
-    ArmWakeRead();
-    std::vector<IoOp*> work;
-    std::vector<std::packaged_task<int()>> tasks;
-    std::vector<IoResult> done;
+  // Collects every completion in the ring and delivers the I/O results. Caller holds
+  // cq_mu_.
+  void Reap() {
+    unsigned head, seen = 0;
+    io_uring_cqe* cqe;
+    bool rearm = false;
+    done_.clear();
+    io_uring_for_each_cqe(&ring_, head, cqe) {
+      ++seen;
+      if (cqe->user_data == kKickTag)
+        rearm = true;
+      else if (cqe->user_data != 0)
+        done_.push_back({static_cast<IoOp*>(io_uring_cqe_get_data(cqe)), cqe->res});
+    }
+    io_uring_cq_advance(&ring_, seen);
+    if (rearm) {
+      std::lock_guard lk(sq_mu_);
+      ArmKickLocked();
+      SubmitLocked();
+    }
+    if (done_.empty()) return;
+    // The kernel orders a submission before its completion, seen above; this pair makes
+    // that visible to ThreadSanitizer (which cannot see into the kernel) for the ops.
+    (void)prepped_.load(std::memory_order_acquire);
+    sink_->OnResults(done_);  // may Submit more, on this thread
+  }
+
+  void ReaperLoop() {
     for (;;) {
-      bool idle;
-      {
-        std::lock_guard lk(mu_);
-        if (stopping_) return;
-        work.swap(incoming_);
-        tasks.swap(tasks_);
-        idle = work.empty() && tasks.empty();
-        sleeping_ = idle;  // from here on, new work comes with a wake-up
-      }
-      for (auto& t : tasks) t();
-      tasks.clear();
-      for (IoOp* op : work) {
-        if (op->req->cancelled.load(std::memory_order_relaxed)) {
-          done.push_back({op, -ECANCELED});
-          continue;
-        }
-        io_uring_sqe* sqe = io_uring_get_sqe(&ring_);
-        if (!sqe) {  // the scheduler keeps ops within the ring; flush and retry anyway
-          io_uring_submit(&ring_);
-          sqe = io_uring_get_sqe(&ring_);
-        }
-        if (!sqe) {
-          done.push_back({op, -EBUSY});
-          continue;
-        }
-        Prep(sqe, op);
-      }
-      work.clear();
-
-      // Sleep in the kernel only when there is nothing else to do; either way, run the
-      // deferred completion work and collect what finished.
-      int rc = idle && done.empty() ? io_uring_submit_and_wait(&ring_, 1)
-                                    : io_uring_submit_and_get_events(&ring_);
-      if (rc < 0 && rc != -EINTR && rc != -EAGAIN && rc != -EBUSY && rc != -ETIME)
-        std::this_thread::yield();
-
-      unsigned head, seen = 0;
-      io_uring_cqe* cqe;
-      bool rearm = false;
-      io_uring_for_each_cqe(&ring_, head, cqe) {
-        ++seen;
-        if (cqe->user_data == kWakeTag)
-          rearm = true;
-        else if (cqe->user_data != 0)
-          done.push_back({static_cast<IoOp*>(io_uring_cqe_get_data(cqe)), cqe->res});
-      }
-      io_uring_cq_advance(&ring_, seen);
-      if (rearm) ArmWakeRead();
-      if (!done.empty()) {
-        sink_->OnResults(done);  // may Submit more: it lands in incoming_
-        done.clear();
-      }
+      uint64_t count;
+      (void)!read(notify_fd_, &count, sizeof count);
+      if (stopping_.load()) return;
+      std::lock_guard lk(cq_mu_);  // a driver holding it reaps on its way out
+      Reap();
     }
   }
 
   IoSink* sink_;
   const bool register_buffers_;
-  io_uring ring_{};  // touched by the I/O thread only
-  int wake_fd_ = -1;
-  uint64_t wake_buf_ = 0;
-  std::vector<bool> buffer_slots_;  // I/O thread only
-  std::vector<bool> file_slots_;    // I/O thread only
-  // Whether the sparse tables exist: set by Setup before Init returns, constant after, so
-  // registrations that cannot succeed skip the trip to the I/O thread.
+  io_uring ring_{};
+  bool ring_ready_ = false;
+  int notify_fd_ = -1;  // registered with the ring: signalled on completions
+  int kick_fd_ = -1;    // a read of it is always armed in the ring: Kick() wakes a driver
+  uint64_t kick_buf_ = 0;
+  std::atomic<bool> stopping_{false};
+  std::thread reaper_;
+
+  std::mutex sq_mu_;                  // the submission side of the ring
+  std::atomic<uint64_t> prepped_{0};  // Submit -> Reap ordering, for ThreadSanitizer only
+
+  std::mutex cq_mu_;  // the completion side: held by the reaper or the driving waiter
+  std::vector<IoResult> done_;
+  std::atomic<uint32_t> fence_word_{0};
+
+  std::mutex reg_mu_;  // the slot tables below
+  std::vector<bool> buffer_slots_;
+  std::vector<bool> file_slots_;
+  // Set by Setup, constant after: whether the kernel takes a timeout with a wait (5.11;
+  // without it Drive declines), and whether the sparse tables exist.
+  bool timed_waits_ = false;
   bool fixed_buffers_ = false;
   bool fixed_files_ = false;
-
-  std::mutex mu_;  // guards what follows
-  std::vector<IoOp*> incoming_;
-  std::vector<std::packaged_task<int()>> tasks_;
-  bool sleeping_ = false;
-  bool stopping_ = false;
-
-  std::thread::id io_thread_id_;  // set before Init returns, constant after
-  std::thread thread_;
 };
 
 }  // namespace

@@ -3,7 +3,8 @@
 // Lifecycle: Agent::CreateTransfer / MakeTransfer -> Post -> (Check | Wait | CompletionFd)
 // -> Post again (repost) ... -> Release (or destroy). Everything is submitted at Post;
 // completion never depends on the caller polling: backends complete requests on their own
-// threads. A full backend queue delays I/O (backpressure); it is never an error.
+// threads, or on a thread blocked in Wait, which may collect finished I/O itself
+// (Backend::Drive). A full backend queue delays I/O (backpressure); it is never an error.
 //
 // Ownership: the caller owns the Transfer (std::unique_ptr). Destroying it releases it:
 // an in-flight transfer is cancelled and the destructor waits for the backend to let go

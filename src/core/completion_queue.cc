@@ -37,9 +37,13 @@ struct CompletionQueue::Impl {
     return n;
   }
 
+  std::vector<Source>::iterator FindLocked(const BackendEntry* backend) {
+    return std::find_if(sources.begin(), sources.end(),
+                        [&](const Source& s) { return s.backend.get() == backend; });
+  }
+
   void DropLocked(const BackendEntry* backend) {
-    auto it = std::find_if(sources.begin(), sources.end(),
-                           [&](const Source& s) { return s.backend.get() == backend; });
+    auto it = FindLocked(backend);
     if (it != sources.end() && --it->inflight == 0) sources.erase(it);
   }
 };
@@ -53,13 +57,11 @@ CompletionQueue::~CompletionQueue() = default;
 
 void CompletionQueue::Expect(const std::shared_ptr<BackendEntry>& backend) {
   std::lock_guard lk(impl_->mu);
-  for (auto& s : impl_->sources) {
-    if (s.backend == backend) {
-      ++s.inflight;
-      return;
-    }
-  }
-  impl_->sources.push_back({backend, 1});
+  auto it = impl_->FindLocked(backend.get());
+  if (it != impl_->sources.end())
+    ++it->inflight;
+  else
+    impl_->sources.push_back({backend, 1});
 }
 
 void CompletionQueue::Unexpect(const BackendEntry* backend) {

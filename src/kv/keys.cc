@@ -105,8 +105,8 @@ std::vector<ChunkKey> ChunkKeys(const ChunkKey& seed, std::span<const int32_t> t
   std::vector<ChunkKey> keys;
   if (chunk_size == 0) return keys;
   const size_t full = std::min(max_chunks, tokens.size() / chunk_size);
-  const bool partial = include_partial && tokens.size() % chunk_size != 0 &&
-                       full == tokens.size() / chunk_size && full < max_chunks;
+  const bool partial =
+      include_partial && tokens.size() % chunk_size != 0 && tokens.size() / chunk_size < max_chunks;
   keys.resize(full + (partial ? 1 : 0));
   ChainHashRun(seed, tokens.data(), chunk_size, full, keys.data());
   if (partial) {

@@ -2,13 +2,10 @@
 // itself, and what waiting through the agent relies on: requests posted by a thread that
 // exits still complete, and a completion queue fed by two backends (which no single
 // waiter can drive) still delivers every tag.
-#include <dlfcn.h>
-
 #include <algorithm>
 #include <atomic>
 #include <chrono>
 #include <cstring>
-#include <filesystem>
 #include <future>
 #include <thread>
 #include <vector>
@@ -18,6 +15,7 @@
 #include "ferry/backend.h"
 #include "ferry/completion_queue.h"
 #include "integration/test_util.h"
+#include "plugin_loader.h"
 
 namespace ferry {
 namespace {
@@ -27,40 +25,25 @@ using test::Dram;
 using Clock = std::chrono::steady_clock;
 using namespace std::chrono_literals;
 
-// The POSIX plugin's Backend, created straight from its entry point (no agent).
+// The POSIX plugin's Backend, created without an agent: found the way the agent finds it
+// (plugin_loader.h), so the test holds the object the core would call Drive/Kick on.
 class PluginBackend {
  public:
   Status Create(const Params& params) {
-    // Where the agent looks: FERRY_PLUGIN_DIR, else beside libferry.
-    std::string dir;
-    if (const char* env = std::getenv("FERRY_PLUGIN_DIR")) {
-      dir = env;
-    } else {
-      Dl_info info{};
-      if (dladdr(reinterpret_cast<void*>(&CodeName), &info) == 0 || info.dli_fname == nullptr)
-        return Internal("cannot find libferry's directory");
-      dir = std::filesystem::path(info.dli_fname).parent_path().string();
+    for (const LoadedPlugin& p : DiscoverPlugins(PluginDirs(""))) {
+      if (p.info.name != test::kPosix) continue;
+      if (p.spec == nullptr) return Internal("POSIX plugin unusable: " + p.info.error);
+      ParamValues values;
+      Status s = ParamValues::Build(p.spec->params(), params, &values);
+      if (!s.ok()) return s;
+      return p.spec->Create(values, &backend_);
     }
-    const std::string path = dir + "/libferry_plugin_posix.so";
-    handle_ = dlopen(path.c_str(), RTLD_NOW | RTLD_LOCAL);
-    if (handle_ == nullptr) return Internal(std::string("dlopen: ") + dlerror());
-    auto entry = reinterpret_cast<FerryPluginEntryV1>(dlsym(handle_, FERRY_PLUGIN_ENTRY_V1_NAME));
-    if (entry == nullptr) return Internal("no plugin entry point in " + path);
-    const PluginSpec* spec = entry();
-    ParamValues values;
-    Status s = ParamValues::Build(spec->params(), params, &values);
-    if (!s.ok()) return s;
-    return spec->Create(values, &backend_);
-  }
-  ~PluginBackend() {
-    backend_.reset();
-    if (handle_ != nullptr) dlclose(handle_);
+    return NotFound("no POSIX plugin");
   }
   Backend& operator*() { return *backend_; }
   Backend* operator->() { return backend_.get(); }
 
  private:
-  void* handle_ = nullptr;
   std::unique_ptr<Backend> backend_;
 };
 

@@ -106,7 +106,7 @@ void IoScheduler::OnResults(std::span<const IoResult> results) {
           // start at an unaligned offset and the kernel would refuse it.
           if (!req->write && op->file->direct) {
             if (req->error.ok()) req->error = OpPastEnd(*op, op->done);
-          } else if (req->error.ok() && !req->cancelled.load(std::memory_order_relaxed)) {
+          } else if (req->error.ok() && !user_cancelled) {
             resubmit = true;
           }
         }

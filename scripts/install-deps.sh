@@ -9,6 +9,7 @@ pkgs=(
   libgtest-dev libgmock-dev          # tests
   libcli11-dev nlohmann-json3-dev    # tools: CLI parsing, JSON output
   libyaml-cpp-dev libxxhash-dev      # KV engine: YAML config, XXH3-128 keys
+  robin-map-dev                      # KV engine: the chunk index's hash map
   fio                                # bench/posix-vs-fio.sh baseline
   python3                            # bench scripts (Debian's /usr/bin/python3)
 )

@@ -2,10 +2,21 @@
 #include "chunk_index.h"
 
 #include <algorithm>
+#include <random>
 
 namespace ferry::kv {
 
-ChunkIndex::ChunkIndex(uint32_t slots, uint64_t max_bytes) : slots_(slots), max_bytes_(max_bytes) {}
+namespace {
+
+uint64_t RandomSalt() {
+  std::random_device rd;
+  return (uint64_t{rd()} << 32) ^ rd();
+}
+
+}  // namespace
+
+ChunkIndex::ChunkIndex(uint32_t slots, uint64_t max_bytes)
+    : slots_(slots), max_bytes_(max_bytes), map_(0, SaltedKeyHash{RandomSalt()}) {}
 
 void ChunkIndex::EraseReady(Map::iterator it) {
   used_bytes_ -= it->second.stored_bytes;
@@ -62,10 +73,11 @@ void ChunkIndex::Publish(const ChunkKey& key, uint64_t generation) {
   std::lock_guard<std::shared_mutex> lock(mu_);
   auto it = map_.find(key);
   if (it == map_.end() || it->second.state != State::kWriting) return;
-  it->second.state = State::kReady;
-  it->second.generation = generation;
+  Entry& e = it.value();
+  e.state = State::kReady;
+  e.generation = generation;
   lru_.push_front(key);
-  it->second.lru = lru_.begin();
+  e.lru = lru_.begin();
 }
 
 void ChunkIndex::Abort(const ChunkKey& key) {
@@ -81,7 +93,7 @@ bool ChunkIndex::AcquireRead(const ChunkKey& key, ReadRef* out) {
   std::lock_guard<std::shared_mutex> lock(mu_);
   auto it = map_.find(key);
   if (it == map_.end() || it->second.state != State::kReady) return false;
-  ++it->second.readers;
+  ++it.value().readers;
   lru_.splice(lru_.begin(), lru_, it->second.lru);
   *out = {it->second.slot, it->second.stored_bytes, it->second.tokens, it->second.generation};
   return true;
@@ -92,7 +104,7 @@ bool ChunkIndex::ReleaseRead(const ChunkKey& key, uint64_t generation, bool drop
   auto it = map_.find(key);
   // Gone, or replaced by a newer copy since this read began: nothing of ours to release.
   if (it == map_.end() || it->second.generation != generation) return false;
-  --it->second.readers;
+  --it.value().readers;
   if (!drop) return false;
   // A corrupt chunk leaves the index even if another reader holds it: that reader checks
   // the same bytes and fails the same way.
@@ -145,7 +157,7 @@ Status ChunkIndex::Pin(const ChunkKey& key) {
   if (it == map_.end() || it->second.state != State::kReady) {
     return NotFound("chunk " + key.Hex() + " is not stored");
   }
-  ++it->second.pins;
+  ++it.value().pins;
   return Status::Ok();
 }
 
@@ -156,7 +168,7 @@ Status ChunkIndex::Unpin(const ChunkKey& key) {
   if (it->second.pins == 0) {
     return InvalidArgument("chunk " + key.Hex() + " is not pinned");
   }
-  --it->second.pins;
+  --it.value().pins;
   return Status::Ok();
 }
 
@@ -172,7 +184,12 @@ std::optional<uint32_t> ChunkIndex::Recover(const ChunkKey& key, uint32_t slot,
     used_bytes_ -= it->second.stored_bytes;
     map_.erase(it);  // not in lru_ yet: FinishRecovery builds it
   }
-  map_.emplace(key, Entry{slot, stored_bytes, tokens, generation, State::kReady, 0, 0, {}});
+  map_.emplace(key, Entry{.slot = slot,
+                          .tokens = tokens,
+                          .stored_bytes = stored_bytes,
+                          .generation = generation,
+                          .state = State::kReady,
+                          .lru = {}});
   used_bytes_ += stored_bytes;
   return loser;
 }

@@ -150,11 +150,13 @@ uint64_t EngineImpl::Lookup(std::span<const int32_t> tokens) const {
   if (hit == known) {
     // Hash a few chunks at a time, then check them under one shared lock: a miss near the
     // start costs little hashing, a long hit takes the lock once per step, not per chunk.
-    constexpr size_t kStep = 16;
+    // Steps double (16, 32, 64, ...): a 128-chunk prompt takes the lock 4 times, not 8.
+    size_t step = 16;
     const size_t memo_known = known;
     ChunkKey prev = known > 0 ? keys[known - 1] : seed_;
     while (known < full) {
-      const size_t n = std::min(kStep, full - known);
+      const size_t n = std::min(step, full - known);
+      step *= 2;
       ChainHashRun(prev, tokens.data() + known * chunk_size_, chunk_size_, n, &keys[known]);
       const size_t ready = index_->PrefixReady({&keys[known], n});
       prev = keys[known + n - 1];

@@ -198,6 +198,38 @@ TEST_P(KvLookupMemo, EngineLookupsFollowTheIndex) {
   EXPECT_EQ(e->Lookup(tokens), tokens.size());
 }
 
+// Lookup hashes and checks a long prompt in growing steps (16, 32, 64 chunks, ...): a
+// miss at any chunk, on either side of a step's edge, gives exactly the prefix before it.
+TEST_P(KvLookupMemo, AMissAtAnyChunkOfALongPromptEndsThePrefixThere) {
+  testing::TempDir dir;
+  constexpr size_t kChunks = 100;
+  Config c = testing::SmallConfig(dir.sub("long"), kChunks);
+  EngineOptions o = testing::SmallOptions();
+  o.lookup_key_memo = GetParam();
+  auto e = testing::MakeEngine(c, o);
+  ASSERT_TRUE(e);
+  const uint32_t cs = static_cast<uint32_t>(c.chunk_size);
+  const auto tokens = Tokens(kChunks * cs, 8);
+  auto kv = testing::MakeKv(tokens, testing::SmallGeometry());
+  ASSERT_TRUE(e->Store(tokens, KvLayout::Contiguous(kv.data(), tokens.size())).ok());
+  ASSERT_EQ(e->Lookup(tokens), tokens.size());
+  EXPECT_EQ(e->Lookup(Tokens((kChunks + 10) * cs, 8)), tokens.size());
+  for (size_t d = 0; d < kChunks; ++d) {
+    auto fork = tokens;
+    fork[d * cs + cs / 2] ^= 0x0f0f;
+    EXPECT_EQ(e->Lookup(fork), d * cs) << "diverges in chunk " << d;
+  }
+  const std::vector<ChunkKey> keys = e->Keys(tokens);
+  for (size_t r : {size_t{0}, size_t{1}, size_t{15}, size_t{16}, size_t{17}, size_t{47},
+                   size_t{48}, size_t{49}, size_t{99}}) {
+    ASSERT_TRUE(e->Remove(keys[r]).ok()) << r;
+    EXPECT_EQ(e->Lookup(tokens), r * cs) << "chunk " << r << " removed";
+    EXPECT_EQ(e->Lookup(tokens), r * cs) << "chunk " << r << " removed, looked up again";
+    ASSERT_TRUE(e->Store(tokens, KvLayout::Contiguous(kv.data(), tokens.size())).ok());
+    EXPECT_EQ(e->Lookup(tokens), tokens.size()) << "chunk " << r << " stored again";
+  }
+}
+
 INSTANTIATE_TEST_SUITE_P(MemoOnAndOff, KvLookupMemo, ::testing::Bool());
 
 }  // namespace

@@ -1,0 +1,50 @@
+#!/usr/bin/env bash
+# End-to-end test of the ferry-bench command line: every POSIX engine moves the bytes it
+# was asked to and reports them, and bad options are refused with the option's name.
+#   ferry_bench_cli_test.sh FERRY_BENCH_BINARY
+set -uo pipefail
+
+bench=$1
+py=/usr/bin/python3  # Debian's interpreter (install-deps installs it); only its json module
+work=$(mktemp -d "${TMPDIR:-/tmp}/ferry-bench-cli.XXXXXX")
+trap 'rm -rf "$work"' EXIT
+cd "$work"
+mkdir data
+
+fail() {
+  echo "FAIL: $*" >&2
+  exit 1
+}
+
+# Every engine: a sequential write, read and a random read; each case must report ok and
+# exactly the bytes asked for.
+for engine in uring aio threads; do
+  "$bench" --engine "$engine" --op write,read,randread -b 64K,4K --total-bytes 2M --files 2 \
+    -d data --json "$engine.jsonl" --quiet || fail "$engine: exited $?"
+  "$py" - "$engine.jsonl" "$engine" <<'EOF' || exit 1
+import json, sys
+cases = [json.loads(l) for l in open(sys.argv[1]) if l.strip()]
+want = {(op, bs) for op in ("write", "read", "randread") for bs in (65536, 4096)}
+got = {(c["op"], c["block_size"]) for c in cases}
+if got != want:
+    sys.exit(f"FAIL: {sys.argv[2]}: cases {sorted(got)}, expected {sorted(want)}")
+for c in cases:
+    if not c["ok"] or c["bytes"] != 2 << 20 or c["engine"] != sys.argv[2] or c["gbps"] <= 0:
+        sys.exit(f"FAIL: {sys.argv[2]}: bad case {c}")
+EOF
+done
+[ -z "$(ls data)" ] || fail "data files left behind without --keep-files: $(ls data)"
+
+# Bad options: refused, exit status non-zero, the message names the option.
+expect_refusal() {
+  local what=$1 pattern=$2
+  shift 2
+  if "$bench" "$@" >out.txt 2>&1; then fail "$what was accepted"; fi
+  grep -q -- "$pattern" out.txt || fail "$what: message does not name $pattern: $(cat out.txt)"
+}
+expect_refusal "a missing --dir" "--dir" -d "$work/missing" --total-bytes 1M
+expect_refusal "a bad size" "--block-size" -d data -b 3X --total-bytes 1M
+expect_refusal "an unknown backend" "NOPE" -d data --backend NOPE --total-bytes 1M
+expect_refusal "an unknown engine" "engine" -d data --engine warp --total-bytes 1M
+
+echo "ferry-bench CLI: all checks passed"

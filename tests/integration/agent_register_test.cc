@@ -119,7 +119,7 @@ TEST(RegisterNoBackendTest, DramWithNoBackendIsUnsupported) {
 
 TEST_F(RegisterTest, UnknownBackendInOptions) {
   RegOptions opt;
-  opt.backends = {BackendId{backend_.value + 1000}};
+  opt.backends.assign(1, BackendId{backend_.value + 1000});
   RegHandle h;
   Status s = RegisterOne(*agent_, MemKind::kDram, DramDesc(buf_.data(), 4096), &h, opt);
   EXPECT_FALSE(s.ok());

@@ -47,7 +47,7 @@ TEST_F(BackendChoiceTest, FirstCreatedWins) {
 
 TEST_F(BackendChoiceTest, OnlyTheBackendHoldingTheMemory) {
   RegOptions opt;
-  opt.backends = {second_};
+  opt.backends.assign(1, second_);
   FERRY_ASSERT_OK(Register(opt));
   FERRY_ASSERT_OK(Create());
   EXPECT_TRUE(x_->backend() == second_);

@@ -2,6 +2,8 @@
 #include "chunk_index.h"
 
 #include <algorithm>
+#include <chrono>
+#include <exception>
 #include <random>
 
 namespace ferry::kv {
@@ -9,8 +11,14 @@ namespace ferry::kv {
 namespace {
 
 uint64_t RandomSalt() {
-  std::random_device rd;
-  return (uint64_t{rd()} << 32) ^ rd();
+  try {
+    std::random_device rd;
+    return (uint64_t{rd()} << 32) ^ rd();
+  } catch (const std::exception&) {
+    // No entropy source (libstdc++ throws only when none works): the clock still keeps
+    // the salt from being known in advance.
+    return static_cast<uint64_t>(std::chrono::steady_clock::now().time_since_epoch().count());
+  }
 }
 
 }  // namespace

@@ -150,7 +150,8 @@ uint64_t EngineImpl::Lookup(std::span<const int32_t> tokens) const {
   if (hit == known) {
     // Hash a few chunks at a time, then check them under one shared lock: a miss near the
     // start costs little hashing, a long hit takes the lock once per step, not per chunk.
-    // Steps double (16, 32, 64, ...): a 128-chunk prompt takes the lock 4 times, not 8.
+    // Steps double (16, 32, 64, ...): a 128-chunk prompt takes the lock 4 times, not 8,
+    // and a miss at chunk m costs hashing at most m + 16 chunks past it.
     size_t step = 16;
     const size_t memo_known = known;
     ChunkKey prev = known > 0 ? keys[known - 1] : seed_;

@@ -199,7 +199,9 @@ TEST_P(KvLookupMemo, EngineLookupsFollowTheIndex) {
 }
 
 // Lookup hashes and checks a long prompt in growing steps (16, 32, 64 chunks, ...): a
-// miss at any chunk, on either side of a step's edge, gives exactly the prefix before it.
+// miss at any chunk gives exactly the prefix before it. With the memo off this puts the
+// miss on either side of every step's edge; with it on, the memo's match decides where
+// hashing starts.
 TEST_P(KvLookupMemo, AMissAtAnyChunkOfALongPromptEndsThePrefixThere) {
   testing::TempDir dir;
   constexpr size_t kChunks = 100;

@@ -5,11 +5,14 @@
 # Each check prints what it expected; the first failure ends the test with exit 1.
 set -uo pipefail
 
-kv=$1
+kv=$(realpath "$1") || exit 1
 py=/usr/bin/python3  # Debian's interpreter (install-deps installs it); only its json module
-work=$(mktemp -d "${TMPDIR:-/tmp}/ferry-kv-cli.XXXXXX")
+# LMCACHE_* settings of whoever runs the tests would override config.yaml below (and
+# LMCACHE_EXTRA_CONFIG could point `clear` at their real cache): none of them here.
+for v in "${!LMCACHE_@}"; do unset "$v"; done
+work=$(mktemp -d "${TMPDIR:-/tmp}/ferry-kv-cli.XXXXXX") || exit 1
 trap 'rm -rf "$work"' EXIT
-cd "$work"
+cd "$work" || exit 1
 
 fail() {
   echo "FAIL: $*" >&2
@@ -99,5 +102,15 @@ sed 's/nixl_backend: POSIX/nixl_backend: NFS/' config.yaml >bad.yaml
 if "$kv" ls --config bad.yaml >bad.txt 2>&1; then fail "nixl_backend: NFS was accepted"; fi
 grep -q "nixl_backend" bad.txt && grep -q "POSIX" bad.txt ||
   fail "bad backend message: $(cat bad.txt)"
+
+# 9. With the lookup benchmark: its figures are in the JSON, and its scratch pool is gone.
+"$kv" run --config config.yaml --model small --users 1 --turns 1 --json bench.json >/dev/null ||
+  fail "run with the lookup benchmark exited $?"
+for k in lookup_32k_p99_us lookup_32k_hashed_p99_us lookup_32k_keys_only_p99_us; do
+  v=$(field bench.json "$k")
+  "$py" -c "import sys; sys.exit(0 if float(sys.argv[1]) > 0 else 1)" "$v" 2>/dev/null ||
+    fail "lookup benchmark: $k is $v"
+done
+[ ! -e pool/ferry-kv.lookup-bench ] || fail "the lookup benchmark left its pool behind"
 
 echo "ferry-kv CLI: all checks passed ($stored chunks stored)"

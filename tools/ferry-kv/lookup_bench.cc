@@ -6,38 +6,28 @@
 #include <vector>
 
 #include "ferry/kv/engine.h"
-#include "kv/fast_hash.h"
 #include "workload.h"
 
 namespace ferry_kv {
 namespace {
 
 using Clock = std::chrono::steady_clock;
-volatile uint64_t g_sink;  // keeps the baseline's hashing from being optimized away
+volatile uint64_t g_sink;  // keeps the baseline's keys from being optimized away
 
 double Micros(Clock::time_point t0, Clock::time_point t1) {
   return std::chrono::duration<double, std::micro>(t1 - t0).count();
 }
 
-// XXH3 over every full chunk's tokens, one chunk per call: the hashing part of a lookup.
-uint64_t HashChunks(const std::vector<int32_t>& tokens, size_t chunk_size) {
-  uint64_t sum = 0;
-  for (size_t at = 0; at + chunk_size <= tokens.size(); at += chunk_size)
-    sum += ferry::kv::Checksum64(tokens.data() + at, chunk_size * sizeof(int32_t));
-  return sum;
-}
-
 // 2000 timed lookups of `tokens` after 200 untimed ones (those fault in code and index
-// pages: start-up cost, not the steady state the target is about). With `floor`, each
-// lookup is followed by one timed HashChunks, so both see the same machine. Empty on
-// success.
-std::string TimeLookups(ferry::kv::Engine& e, const std::vector<int32_t>& tokens,
-                        size_t chunk_size, double* p50, double* p99, double* floor_p50 = nullptr,
-                        double* floor_p99 = nullptr) {
+// pages: start-up cost, not the steady state the target is about). With `keys_p50`, each
+// lookup is followed by one timed Engine::Keys of the same tokens, so both see the same
+// machine. Empty on success.
+std::string TimeLookups(ferry::kv::Engine& e, const std::vector<int32_t>& tokens, double* p50,
+                        double* p99, double* keys_p50 = nullptr, double* keys_p99 = nullptr) {
   for (int i = 0; i < 200; ++i) (void)e.Lookup(tokens);
-  std::vector<double> us, floor_us;
+  std::vector<double> us, keys_us;
   us.reserve(2000);
-  floor_us.reserve(2000);
+  keys_us.reserve(2000);
   std::string error;
   uint64_t sink = 0;
   for (int i = 0; i < 2000; ++i) {
@@ -46,17 +36,17 @@ std::string TimeLookups(ferry::kv::Engine& e, const std::vector<int32_t>& tokens
     const auto t1 = Clock::now();
     us.push_back(Micros(t0, t1));
     if (hit != tokens.size()) error = "lookup bench: partial hit";
-    if (floor_p50 != nullptr) {
+    if (keys_p50 != nullptr) {
       const auto t2 = Clock::now();
-      sink += HashChunks(tokens, chunk_size);
-      floor_us.push_back(Micros(t2, Clock::now()));
+      sink += e.Keys(tokens).back().lo;
+      keys_us.push_back(Micros(t2, Clock::now()));
     }
   }
   *p50 = Percentile(us, 50);
   *p99 = Percentile(us, 99);
-  if (floor_p50 != nullptr) {
-    *floor_p50 = Percentile(floor_us, 50);
-    *floor_p99 = Percentile(floor_us, 99);
+  if (keys_p50 != nullptr) {
+    *keys_p50 = Percentile(keys_us, 50);
+    *keys_p99 = Percentile(keys_us, 99);
   }
   g_sink = sink;
   return error;
@@ -93,9 +83,9 @@ LookupBench RunLookupBench(const ferry::kv::Config& base, uint32_t prompt_tokens
       out.error = s.ToString();
       break;
     }
-    out.error = memo ? TimeLookups(*e, tokens, c.chunk_size, &out.p50_us, &out.p99_us)
-                     : TimeLookups(*e, tokens, c.chunk_size, &out.hashed_p50_us,
-                                   &out.hashed_p99_us, &out.floor_p50_us, &out.floor_p99_us);
+    out.error = memo ? TimeLookups(*e, tokens, &out.p50_us, &out.p99_us)
+                     : TimeLookups(*e, tokens, &out.hashed_p50_us, &out.hashed_p99_us,
+                                   &out.keys_p50_us, &out.keys_p99_us);
     if (!out.error.empty()) break;
   }
   out.chunks = tokens.size() / c.chunk_size;

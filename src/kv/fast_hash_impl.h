@@ -62,8 +62,7 @@ static inline XXH128_hash_t Hash256Tokens(const int32_t* tokens) {
 void ChainHashRun(const ChunkKey& prev, const int32_t* tokens, size_t chunk_size, size_t chunks,
                   ChunkKey* out) {
   if (chunk_size == 256) {  // LMCache's and Ferry's default chunk size
-    ChainBlocks(prev, tokens, 256, chunks, out,
-                [](const int32_t* t) { return Hash256Tokens(t); });
+    ChainBlocks(prev, tokens, 256, chunks, out, [](const int32_t* t) { return Hash256Tokens(t); });
   } else {
     ChainBlocks(prev, tokens, chunk_size, chunks, out, [chunk_size](const int32_t* t) {
       return XXH3_128bits(t, chunk_size * sizeof(int32_t));

@@ -32,8 +32,7 @@ TEST(KvFastHash, EveryBuildMatchesTheReference) {
   const std::vector<int32_t> t = testing::Tokens(256 * kChunks + 184, 3);
   std::vector<ChunkKey> want;
   ChunkKey prev = seed;
-  for (size_t c = 0; c < kChunks; ++c)
-    want.push_back(prev = ReferenceNext(prev, &t[c * 256], 256));
+  for (size_t c = 0; c < kChunks; ++c) want.push_back(prev = ReferenceNext(prev, &t[c * 256], 256));
   const ChunkKey want_partial = ReferenceNext(prev, &t[kChunks * 256], 184);
 
   std::vector<uint8_t> bytes((1 << 20) + 3);

@@ -222,8 +222,8 @@ TEST_P(KvLookupMemo, AMissAtAnyChunkOfALongPromptEndsThePrefixThere) {
     EXPECT_EQ(e->Lookup(fork), d * cs) << "diverges in chunk " << d;
   }
   const std::vector<ChunkKey> keys = e->Keys(tokens);
-  for (size_t r : {size_t{0}, size_t{1}, size_t{15}, size_t{16}, size_t{17}, size_t{47},
-                   size_t{48}, size_t{49}, size_t{99}}) {
+  for (size_t r : {size_t{0}, size_t{1}, size_t{15}, size_t{16}, size_t{17}, size_t{47}, size_t{48},
+                   size_t{49}, size_t{99}}) {
     ASSERT_TRUE(e->Remove(keys[r]).ok()) << r;
     EXPECT_EQ(e->Lookup(tokens), r * cs) << "chunk " << r << " removed";
     EXPECT_EQ(e->Lookup(tokens), r * cs) << "chunk " << r << " removed, looked up again";

@@ -18,12 +18,16 @@ double Micros(Clock::time_point t0, Clock::time_point t1) {
   return std::chrono::duration<double, std::micro>(t1 - t0).count();
 }
 
+Latency Summarize(const std::vector<double>& us) {
+  return {Percentile(us, 50), Percentile(us, 99)};
+}
+
 // 2000 timed lookups of `tokens` after 200 untimed ones (those fault in code and index
-// pages: start-up cost, not the steady state the target is about). With `keys_p50`, each
+// pages: start-up cost, not the steady state the target is about). With `keys_only`, each
 // lookup is followed by one timed Engine::Keys of the same tokens, so both see the same
 // machine. Empty on success.
-std::string TimeLookups(ferry::kv::Engine& e, const std::vector<int32_t>& tokens, double* p50,
-                        double* p99, double* keys_p50 = nullptr, double* keys_p99 = nullptr) {
+std::string TimeLookups(ferry::kv::Engine& e, const std::vector<int32_t>& tokens, Latency* lookups,
+                        Latency* keys_only = nullptr) {
   for (int i = 0; i < 200; ++i) (void)e.Lookup(tokens);
   std::vector<double> us, keys_us;
   us.reserve(2000);
@@ -36,18 +40,14 @@ std::string TimeLookups(ferry::kv::Engine& e, const std::vector<int32_t>& tokens
     const auto t1 = Clock::now();
     us.push_back(Micros(t0, t1));
     if (hit != tokens.size()) error = "lookup bench: partial hit";
-    if (keys_p50 != nullptr) {
+    if (keys_only != nullptr) {
       const auto t2 = Clock::now();
       sink += e.Keys(tokens).back().lo;
       keys_us.push_back(Micros(t2, Clock::now()));
     }
   }
-  *p50 = Percentile(us, 50);
-  *p99 = Percentile(us, 99);
-  if (keys_p50 != nullptr) {
-    *keys_p50 = Percentile(keys_us, 50);
-    *keys_p99 = Percentile(keys_us, 99);
-  }
+  *lookups = Summarize(us);
+  if (keys_only != nullptr) *keys_only = Summarize(keys_us);
   g_sink = sink;
   return error;
 }
@@ -83,9 +83,8 @@ LookupBench RunLookupBench(const ferry::kv::Config& base, uint32_t prompt_tokens
       out.error = s.ToString();
       break;
     }
-    out.error = memo ? TimeLookups(*e, tokens, &out.p50_us, &out.p99_us)
-                     : TimeLookups(*e, tokens, &out.hashed_p50_us, &out.hashed_p99_us,
-                                   &out.keys_p50_us, &out.keys_p99_us);
+    out.error = memo ? TimeLookups(*e, tokens, &out.repeated)
+                     : TimeLookups(*e, tokens, &out.hashed, &out.keys_only);
     if (!out.error.empty()) break;
   }
   out.chunks = tokens.size() / c.chunk_size;

@@ -16,10 +16,14 @@
 
 namespace ferry_kv {
 
+struct Latency {
+  double p50_us = 0, p99_us = 0;
+};
+
 struct LookupBench {
-  double p50_us = 0, p99_us = 0;                // repeated lookups
-  double hashed_p50_us = 0, hashed_p99_us = 0;  // key memo off
-  double keys_p50_us = 0, keys_p99_us = 0;      // the keys alone (baseline)
+  Latency repeated;   // key memo on
+  Latency hashed;     // key memo off
+  Latency keys_only;  // the keys alone (baseline)
   uint64_t chunks = 0;
   std::string error;
 };

@@ -57,10 +57,22 @@ struct XferDescList {
   std::vector<XferDesc> descs;
 };
 
-// Existence and size of a FILE/OBJ descriptor as a backend sees it (Agent::QueryMem).
+// What a backend knows of a FILE/OBJ name (Agent::QueryMem, Agent::ListMem). Fields a
+// backend does not know stay at their defaults.
+enum class EntryType : uint8_t { kRegular, kDirectory, kSymlink, kOther };
 struct QueryResult {
   bool exists = false;
   uint64_t size = 0;
+  int64_t mtime_ns = 0;  // modification time, nanoseconds since the Unix epoch; 0 = unknown
+  std::string etag;      // objects: the store's ETag; files: empty
+  EntryType type = EntryType::kRegular;
+  uint64_t available = 0;  // bytes this user may still write where the name lives; 0 = unknown
+};
+
+// One name found by Agent::ListMem: a file's full path, or an object's key.
+struct ListEntry {
+  std::string name;
+  QueryResult info;  // exists is true
 };
 
 // How a backend opens a FILE registered by path.
@@ -68,7 +80,15 @@ struct FileOpenFlags {
   bool write = false;   // read-write; read-only otherwise
   bool direct = false;  // O_DIRECT: offsets, lengths and buffers must be block aligned
   bool sync = false;    // O_DSYNC: a write completes only once durable
-  bool create = false;  // create the file (mode 0600) if missing; needs write
+  bool create = false;  // create the file (mode 0600) if missing; needs write. Never
+                        // follows a symbolic link at the path; a file created here is
+                        // removed again if the registration then fails.
+  // The file must be a regular file owned by this process's user with no other hard link,
+  // and not a symbolic link: nothing is written through a link or into someone else's file.
+  bool owned_only = false;
+  // Reserve the registered range [offset, offset + len) on disk (fallocate) so writes land
+  // inside the file; kNoSpace when the disk cannot hold it. Needs write and len > 0.
+  bool reserve = false;
 };
 
 // DRAM region [ptr, ptr+len).
@@ -80,10 +100,16 @@ MemDesc FileByFd(int fd, uint64_t offset = 0, uint64_t len = 0);
 
 // A FILE the backend opens (and closes at deregistration). Transfers name it by `file_id`,
 // any number the caller chooses that is unique among its FILE registrations.
-// Encoded as meta = "<flags>:<path>", flags a subset of "wdsc" (write, direct, sync,
-// create; empty = read-only), so a hand-written meta "wd:/data/f" works too.
+// Encoded as meta = "<flags>:<path>", flags a subset of "wdscpa" (write, direct, sync,
+// create, owned_only, reserve; empty = read-only), so a hand-written meta "wd:/data/f"
+// works too.
 MemDesc FileByPath(std::string_view path, uint64_t file_id, FileOpenFlags flags,
                    uint64_t offset = 0, uint64_t len = 0);
+
+// Names for the storage namespace operations (Agent::QueryMem, RemoveMem), which need no
+// file id or flags: a file by path, an object by key.
+MemDesc FileName(std::string_view path);
+MemDesc ObjectKey(std::string_view key);
 
 // Parses FileByPath's meta. Returns false (and leaves outputs unspecified) when the meta
 // has no "<flags>:" prefix or an unknown flag letter.

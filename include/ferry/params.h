@@ -26,6 +26,7 @@ enum class ParamType : uint8_t {
   kSize,    // bytes, with optional K/M/G/T suffix (binary: 4K = 4096)
   kString,  // anything
   kEnum,    // one of `choices`
+  kSecret,  // a credential: accepted like kString, never echoed in errors, logs or listings
 };
 
 std::string_view ParamTypeName(ParamType type);
@@ -48,6 +49,9 @@ struct ParamSpec {
   std::vector<ParamAlias> aliases;
 };
 
+// What a listing or a message may show of a value: the value itself, or "(secret)".
+std::string ShownValue(const ParamSpec& spec, std::string_view value);
+
 // The checked, defaults-filled values a backend is created with.
 class ParamValues {
  public:
@@ -58,7 +62,7 @@ class ParamValues {
   bool GetBool(std::string_view name) const;
   int64_t GetInt(std::string_view name) const;
   uint64_t GetSize(std::string_view name) const;
-  const std::string& GetString(std::string_view name) const;  // also for kEnum
+  const std::string& GetString(std::string_view name) const;  // also for kEnum and kSecret
   // True when the user set this parameter (directly or through an alias).
   bool IsSet(std::string_view name) const;
 

@@ -30,6 +30,9 @@ enum class Code : int {
   kCorrupt,   // stored data failed a check (header, checksum)
   kNoSpace,   // storage or pool full and nothing could be evicted
   kInternal,
+  kTryAgain,  // a transient failure (throttling, a busy server): the same call may succeed later
+  kDisconnected,  // the peer or server went away; transfers to it fail until it is reached again
+  kShutdown,      // the agent or backend is shutting down and takes no new work
 };
 
 // Stable upper-case name of a code, e.g. "INVALID_ARGUMENT".
@@ -72,6 +75,14 @@ inline Status IoError(std::string m) {
 }
 inline Status Internal(std::string m) {
   return {Code::kInternal, std::move(m)};
+}
+inline Status TryAgain(std::string m) {
+  return {Code::kTryAgain, std::move(m)};
+}
+
+// True for the codes a caller may retry unchanged: kTryAgain, kBusy and kTimedOut.
+inline bool IsRetryable(Code code) {
+  return code == Code::kTryAgain || code == Code::kBusy || code == Code::kTimedOut;
 }
 
 // Builds an error from errno: "open '/x': No such file or directory" with a code chosen

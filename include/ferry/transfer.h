@@ -19,6 +19,7 @@
 #include <cstdint>
 #include <memory>
 
+#include "ferry/params.h"
 #include "ferry/status.h"
 
 namespace ferry {
@@ -26,6 +27,14 @@ namespace ferry {
 // READ copies target -> local; WRITE copies local -> target.
 enum class XferOp : uint8_t { kRead, kWrite };
 const char* XferOpName(XferOp op);
+
+// Per-transfer arguments for the backend that moves it (NIXL's opt_args): a CUDA stream to
+// order GPU copies on, and backend-specific parameters. Each backend's README says which it
+// reads; a backend refuses a parameter it does not know, naming it.
+struct XferArgs {
+  void* stream = nullptr;  // e.g. a cudaStream_t; null = the backend's own
+  Params params;
+};
 
 struct BackendId {
   uint32_t value = 0;  // 0 = none

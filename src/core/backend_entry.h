@@ -1,8 +1,9 @@
 // A created backend as the core holds it: the plugin's object plus what the core needs to
-// choose it. Shared by the agent, registrations and transfers, so it lives until the last
-// of them is gone.
+// choose it. Shared by the agent, registrations, transfers and allocations, so it lives
+// until the last of them is gone.
 #pragma once
 
+#include <atomic>
 #include <memory>
 #include <string>
 #include <vector>
@@ -14,13 +15,14 @@ namespace ferry {
 struct BackendEntry {
   BackendId id;
   std::string plugin;
-  std::vector<MemKind> kinds;
+  std::vector<Capability> capabilities;
   std::unique_ptr<Backend> backend;
+  // Agent::DestroyBackend was called: chosen for nothing new.
+  std::atomic<bool> retired{false};
 
-  bool Supports(MemKind k) const {
-    for (MemKind m : kinds)
-      if (m == k) return true;
-    return false;
+  bool Names(MemKind k) const { return AnyNames(capabilities, k); }
+  bool Covers(MemKind local, MemKind target, XferOp op) const {
+    return AnyCovers(capabilities, local, target, op);
   }
 };
 

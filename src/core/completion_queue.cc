@@ -98,10 +98,14 @@ size_t CompletionQueue::Wait(std::vector<uint64_t>* out, std::chrono::nanosecond
         std::lock_guard g(impl_->mu);
         return !impl_->tags.empty();
       });
-      backend.reset();  // not under mu: it may be the backend's last reference
+      // Stop advertising the backend before letting go of it: a Push on another thread
+      // reads `driving` under mu, and this may be the backend's last reference.
       lk.lock();
       impl_->driver = {};
       impl_->driving = nullptr;
+      lk.unlock();
+      backend.reset();  // not under mu: destroying a backend may join its threads
+      lk.lock();
       if (drove) continue;
     }
     ++impl_->waiters;

@@ -46,9 +46,19 @@ MemDesc FileByPath(std::string_view path, uint64_t file_id, FileOpenFlags flags,
   if (flags.direct) meta += 'd';
   if (flags.sync) meta += 's';
   if (flags.create) meta += 'c';
+  if (flags.owned_only) meta += 'p';
+  if (flags.reserve) meta += 'a';
   meta += ':';
   meta += path;
   return MemDesc{offset, len, file_id, std::move(meta)};
+}
+
+MemDesc FileName(std::string_view path) {
+  return MemDesc{0, 0, 0, ":" + std::string(path)};
+}
+
+MemDesc ObjectKey(std::string_view key) {
+  return MemDesc{0, 0, 0, std::string(key)};
 }
 
 bool ParseFileMeta(std::string_view meta, std::string* path, FileOpenFlags* flags) {
@@ -68,6 +78,12 @@ bool ParseFileMeta(std::string_view meta, std::string* path, FileOpenFlags* flag
         break;
       case 'c':
         f.create = true;
+        break;
+      case 'p':
+        f.owned_only = true;
+        break;
+      case 'a':
+        f.reserve = true;
         break;
       default:
         return false;

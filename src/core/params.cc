@@ -20,8 +20,15 @@ std::string_view ParamTypeName(ParamType type) {
       return "string";
     case ParamType::kEnum:
       return "enum";
+    case ParamType::kSecret:
+      return "secret";
   }
   return "?";
+}
+
+std::string ShownValue(const ParamSpec& spec, std::string_view value) {
+  if (spec.type == ParamType::kSecret) return value.empty() ? "(unset)" : "(secret)";
+  return std::string(value);
 }
 
 namespace {
@@ -129,6 +136,7 @@ Status ParamValues::Build(const std::vector<ParamSpec>& schema, const Params& gi
         return Status::Ok();
       }
       case ParamType::kString:
+      case ParamType::kSecret:
         return Status::Ok();
       case ParamType::kEnum: {
         std::string t = Lower(v->text);
@@ -180,9 +188,11 @@ Status ParamValues::Build(const std::vector<ParamSpec>& schema, const Params& gi
     v.set = true;
     auto prev = source.find(spec->name);
     if (prev != source.end() && pv.values_[spec->name].text != v.text) {
-      return InvalidArgument("parameters '" + prev->second + "' and '" + key + "' both set '" +
-                             spec->name + "' to different values ('" + pv.values_[spec->name].text +
-                             "' vs '" + v.text + "')");
+      std::string m = "parameters '" + prev->second + "' and '" + key + "' both set '" +
+                      spec->name + "' to different values";
+      if (spec->type != ParamType::kSecret)
+        m += " ('" + pv.values_[spec->name].text + "' vs '" + v.text + "')";
+      return InvalidArgument(m);
     }
     source[spec->name] = key;
     pv.values_[spec->name] = std::move(v);

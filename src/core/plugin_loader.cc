@@ -12,8 +12,8 @@ namespace ferry {
 namespace {
 
 std::mutex g_mu;
-std::vector<FerryPluginEntryV1>& StaticEntries() {
-  static std::vector<FerryPluginEntryV1> entries;
+std::vector<FerryPluginEntry>& StaticEntries() {
+  static std::vector<FerryPluginEntry> entries;
   return entries;
 }
 
@@ -30,17 +30,25 @@ LoadedPlugin Describe(const PluginSpec* spec, std::string path) {
   lp.spec = spec;
   lp.info.name = spec->name();
   lp.info.version = spec->version();
-  lp.info.mem_kinds = spec->mem_kinds();
+  lp.info.capabilities = spec->capabilities();
   lp.info.params = spec->params();
   return lp;
 }
 
+constexpr std::string_view kFilePrefix = "libferry_plugin_";
+constexpr std::string_view kFileSuffix = ".so";
+
+}  // namespace
+
 // "libferry_plugin_posix.so" -> "POSIX", used as the name of a plugin that failed to load.
-std::string NameFromFile(const std::string& file) {
-  std::string n = file.substr(15, file.size() - 15 - 3);
+std::string PluginNameFromFile(const std::string& file) {
+  std::string n =
+      file.substr(kFilePrefix.size(), file.size() - kFilePrefix.size() - kFileSuffix.size());
   std::transform(n.begin(), n.end(), n.begin(), ::toupper);
   return n;
 }
+
+namespace {
 
 void ScanDir(const std::string& dir, std::vector<LoadedPlugin>* out) {
   DIR* d = opendir(dir.c_str());
@@ -48,7 +56,8 @@ void ScanDir(const std::string& dir, std::vector<LoadedPlugin>* out) {
   std::vector<std::string> files;
   while (dirent* e = readdir(d)) {
     std::string f = e->d_name;
-    if (f.size() > 18 && f.rfind("libferry_plugin_", 0) == 0 && f.ends_with(".so"))
+    if (f.size() > kFilePrefix.size() + kFileSuffix.size() && f.starts_with(kFilePrefix) &&
+        f.ends_with(kFileSuffix))
       files.push_back(f);
   }
   closedir(d);
@@ -59,7 +68,7 @@ void ScanDir(const std::string& dir, std::vector<LoadedPlugin>* out) {
     void* h = dlopen(path.c_str(), RTLD_NOW | RTLD_LOCAL);
     LoadedPlugin lp;
     lp.info.path = path;
-    lp.info.name = NameFromFile(f);
+    lp.info.name = PluginNameFromFile(f);
     lp.info.usable = false;
     if (!h) {
       const char* err = dlerror();
@@ -67,9 +76,14 @@ void ScanDir(const std::string& dir, std::vector<LoadedPlugin>* out) {
       out->push_back(std::move(lp));
       continue;
     }
-    auto entry = reinterpret_cast<FerryPluginEntryV1>(dlsym(h, FERRY_PLUGIN_ENTRY_V1_NAME));
+    auto entry = reinterpret_cast<FerryPluginEntry>(dlsym(h, FERRY_PLUGIN_ENTRY_NAME));
     if (!entry) {
-      lp.info.error = "no entry point " FERRY_PLUGIN_ENTRY_V1_NAME " (not a v1 Ferry plugin)";
+      // Plugins of API 1 and 2 exported a versioned symbol.
+      lp.info.error = dlsym(h, "ferry_plugin_entry_v1") != nullptr
+                          ? "built for Ferry plugin API 1 or 2 (ferry_plugin_entry_v1); "
+                            "rebuild it against this release's ferry/backend.h (API " +
+                                std::to_string(kPluginApiVersion) + ")"
+                          : "no entry point " FERRY_PLUGIN_ENTRY_NAME " (not a Ferry plugin)";
       out->push_back(std::move(lp));
       continue;
     }
@@ -85,7 +99,7 @@ void ScanDir(const std::string& dir, std::vector<LoadedPlugin>* out) {
 
 }  // namespace
 
-void RegisterStaticPlugin(FerryPluginEntryV1 entry) {
+void RegisterStaticPlugin(FerryPluginEntry entry) {
   std::lock_guard lk(g_mu);
   StaticEntries().push_back(entry);
 }

@@ -16,6 +16,10 @@ struct LoadedPlugin {
   const PluginSpec* spec = nullptr;  // null when !info.usable
 };
 
+// "libferry_plugin_posix.so" -> "POSIX": the name a plugin that cannot be loaded is listed
+// under, so that CreateBackend("POSIX") reports why it failed to load.
+std::string PluginNameFromFile(const std::string& file);
+
 // Directories searched: `configured` if non-empty, else $FERRY_PLUGIN_DIR (':'-separated),
 // else the directory holding libferry.
 std::vector<std::string> PluginDirs(const std::string& configured);

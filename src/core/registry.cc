@@ -37,68 +37,102 @@ void* RegEntry::MdFor(const BackendEntry* be) const {
   return nullptr;
 }
 
+Status Registry::CheckFree(MemKind kind, const MemDesc& d, uint64_t end, size_t i) const {
+  const auto& kind_index = index_[static_cast<int>(kind)];
+  auto dev_it = kind_index.find(d.dev_id);
+  if (dev_it == kind_index.end()) return Status::Ok();
+  auto overlap = [&](const RegEntry& e) -> Status {
+    if (!(d.addr < e.end && e.desc.addr < end)) return Status::Ok();
+    return {Code::kAlreadyExists, "descriptor " + std::to_string(i) + " " + Range(d.addr, end) +
+                                      " overlaps registered " + Where(kind, d.dev_id) + " region " +
+                                      Range(e.desc.addr, e.end)};
+  };
+  auto it = dev_it->second.upper_bound(d.addr);
+  if (it != dev_it->second.end()) {
+    Status s = overlap(*it->second);
+    if (!s.ok()) return s;
+  }
+  if (it != dev_it->second.begin()) return overlap(*std::prev(it)->second);
+  return Status::Ok();
+}
+
 Status Registry::Register(const MemDescList& list,
                           const std::vector<std::shared_ptr<BackendEntry>>& backends,
                           RegHandle* out) {
   if (list.descs.empty()) return InvalidArgument("registration list is empty");
-  std::vector<std::shared_ptr<RegEntry>> entries;
-  entries.reserve(list.descs.size());
-  std::unique_lock lk(mu_);
-  auto& kind_index = index_[static_cast<int>(list.kind)];
+  const size_t n = list.descs.size();
+  auto at = [](size_t i) { return "descriptor " + std::to_string(i); };
 
-  for (size_t i = 0; i < list.descs.size(); ++i) {
+  // 1. Each descriptor on its own, and against the others of this list (sorted by start).
+  std::vector<uint64_t> ends(n);
+  std::vector<size_t> order(n);
+  for (size_t i = 0; i < n; ++i) {
     const MemDesc& d = list.descs[i];
-    const std::string at = "descriptor " + std::to_string(i);
-    uint64_t end;
     if (d.len == 0) {
-      if (list.kind != MemKind::kFile)
-        return InvalidArgument(at + ": length 0 (only FILE registrations may be open-ended)");
-      end = kOpenEnd;
+      if (list.kind != MemKind::kFile && list.kind != MemKind::kObj)
+        return InvalidArgument(at(i) +
+                               ": length 0 (only FILE and OBJ registrations may be open-ended)");
+      ends[i] = kOpenEnd;
     } else if (d.addr > kOpenEnd - d.len) {
-      return InvalidArgument(at + ": address + length overflows");
+      return InvalidArgument(at(i) + ": address + length overflows");
     } else {
-      end = d.addr + d.len;
+      ends[i] = d.addr + d.len;
     }
     if ((list.kind == MemKind::kDram || list.kind == MemKind::kVram) && d.addr == 0)
-      return InvalidArgument(at + ": null address");
-
-    // Overlap with what is registered, and with earlier descriptors of this list.
-    auto overlaps = [&](uint64_t s, uint64_t e) { return d.addr < e && s < end; };
-    auto dev_it = kind_index.find(d.dev_id);
-    if (dev_it != kind_index.end()) {
-      auto it = dev_it->second.upper_bound(d.addr);
-      if (it != dev_it->second.end() && overlaps(it->second->desc.addr, it->second->end))
-        return {Code::kAlreadyExists, at + " " + Range(d.addr, end) + " overlaps registered " +
-                                          Where(list.kind, d.dev_id) + " region " +
-                                          Range(it->second->desc.addr, it->second->end)};
-      if (it != dev_it->second.begin()) {
-        --it;
-        if (overlaps(it->second->desc.addr, it->second->end))
-          return {Code::kAlreadyExists, at + " " + Range(d.addr, end) + " overlaps registered " +
-                                            Where(list.kind, d.dev_id) + " region " +
-                                            Range(it->second->desc.addr, it->second->end)};
-      }
+      return InvalidArgument(at(i) + ": null address");
+    order[i] = i;
+  }
+  std::sort(order.begin(), order.end(), [&](size_t a, size_t b) {
+    const MemDesc &x = list.descs[a], &y = list.descs[b];
+    return x.dev_id != y.dev_id ? x.dev_id < y.dev_id : x.addr < y.addr;
+  });
+  for (size_t k = 1; k < n; ++k) {
+    const size_t a = order[k - 1], b = order[k];
+    if (list.descs[a].dev_id == list.descs[b].dev_id && list.descs[b].addr < ends[a]) {
+      const size_t later = std::max(a, b);
+      return {Code::kAlreadyExists, at(later) + " " + Range(list.descs[later].addr, ends[later]) +
+                                        " overlaps descriptor " + std::to_string(std::min(a, b))};
     }
-    for (size_t j = 0; j < entries.size(); ++j) {
-      const auto& e = entries[j];
-      if (e->desc.dev_id == d.dev_id && overlaps(e->desc.addr, e->end))
-        return {Code::kAlreadyExists,
-                at + " " + Range(d.addr, end) + " overlaps descriptor " + std::to_string(j)};
-    }
+  }
 
+  // 2. Against what is registered: fail fast, before any backend work.
+  {
+    std::shared_lock lk(mu_);
+    for (size_t i = 0; i < n; ++i) {
+      Status s = CheckFree(list.kind, list.descs[i], ends[i], i);
+      if (!s.ok()) return s;
+    }
+  }
+
+  // 3. With the backends, outside the lock: opening files and pinning buffers must not
+  // stall every transfer creation of the agent. On failure the entries made so far
+  // unwind (their destructors deregister).
+  std::vector<std::shared_ptr<RegEntry>> entries;
+  entries.reserve(n);
+  for (size_t i = 0; i < n; ++i) {
     auto entry = std::make_shared<RegEntry>();
     entry->kind = list.kind;
-    entry->desc = d;
-    entry->end = end;
+    entry->desc = list.descs[i];
+    entry->end = ends[i];
     for (const auto& be : backends) {
       void* md = nullptr;
-      Status s = be->backend->RegisterMem(list.kind, d, &md);
-      if (!s.ok()) return s.WithContext(at + " (" + be->plugin + ")");  // entries unwind
+      Status s = be->backend->RegisterMem(list.kind, list.descs[i], &md);
+      if (!s.ok()) return s.WithContext(at(i) + " (" + be->plugin + ")");
       entry->mds.emplace_back(be, md);
     }
     entries.push_back(std::move(entry));
   }
 
+  // 4. Publish, unless a registration that raced with this one took an overlapping range.
+  std::unique_lock lk(mu_);
+  for (size_t i = 0; i < n; ++i) {
+    Status s = CheckFree(list.kind, list.descs[i], ends[i], i);
+    if (!s.ok()) {
+      lk.unlock();  // the entries unwind outside the lock
+      return s;
+    }
+  }
+  auto& kind_index = index_[static_cast<int>(list.kind)];
   for (const auto& e : entries) kind_index[e->desc.dev_id][e->desc.addr] = e;
   out->value = next_handle_++;
   handles_[out->value] = std::move(entries);
@@ -136,9 +170,11 @@ Status Registry::Resolve(const XferDescList& list, std::vector<ResolvedDesc>* ou
   const RegEntry* last = nullptr;
   for (size_t i = 0; i < list.descs.size(); ++i) {
     const XferDesc& d = list.descs[i];
-    const std::string at = std::string(MemKindName(list.kind)) + " descriptor " + std::to_string(i);
-    if (d.len == 0) return InvalidArgument(at + " has length 0");
-    if (d.addr > kOpenEnd - d.len) return InvalidArgument(at + ": address + length overflows");
+    auto at = [&] {
+      return std::string(MemKindName(list.kind)) + " descriptor " + std::to_string(i);
+    };
+    if (d.len == 0) return InvalidArgument(at() + " has length 0");
+    if (d.addr > kOpenEnd - d.len) return InvalidArgument(at() + ": address + length overflows");
     const uint64_t end = d.addr + d.len;
     // Consecutive descriptors usually fall in the same registration: skip the map lookup.
     const RegEntry* e = nullptr;
@@ -158,10 +194,11 @@ Status Registry::Resolve(const XferDescList& list, std::vector<ResolvedDesc>* ou
       }
     }
     if (!e)
-      return {Code::kNotRegistered, at + " " + Range(d.addr, end) + " of " +
+      return {Code::kNotRegistered, at() + " " + Range(d.addr, end) + " of " +
                                         Where(list.kind, d.dev_id) + " is not registered"};
     if (end > e->end)
-      return {Code::kOutOfRange, at + " " + Range(d.addr, end) + " extends past its registration " +
+      return {Code::kOutOfRange, at() + " " + Range(d.addr, end) +
+                                     " extends past its registration " +
                                      Range(e->desc.addr, e->end)};
     out->push_back({d, e});
     last = e;

@@ -6,6 +6,8 @@
 // memory that an existing transfer still uses is safe.
 //
 // Thread safety: all methods are safe from many threads (a shared_mutex guards the index).
+// Backends are called outside the lock: registering with them (opening files, pinning
+// buffers) never stalls Resolve.
 #pragma once
 
 #include <map>
@@ -22,7 +24,7 @@ namespace ferry {
 struct RegEntry {
   MemKind kind;
   MemDesc desc;
-  uint64_t end;  // one past the last byte; UINT64_MAX for an open-ended FILE registration
+  uint64_t end;  // one past the last byte; UINT64_MAX for an open-ended FILE or OBJ registration
   std::vector<std::pair<std::shared_ptr<BackendEntry>, void*>> mds;
 
   ~RegEntry();
@@ -50,6 +52,8 @@ class Registry {
 
  private:
   using DevIndex = std::map<uint64_t, std::shared_ptr<RegEntry>>;  // start -> entry
+  // Under mu_ (shared is enough): OK when [d.addr, end) overlaps nothing registered.
+  Status CheckFree(MemKind kind, const MemDesc& d, uint64_t end, size_t i) const;
   mutable std::shared_mutex mu_;
   std::map<uint64_t, DevIndex> index_[kNumMemKinds];  // kind -> dev_id -> regions
   std::map<uint64_t, std::vector<std::shared_ptr<RegEntry>>> handles_;

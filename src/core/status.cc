@@ -42,6 +42,12 @@ const char* CodeName(Code code) {
       return "NO_SPACE";
     case Code::kInternal:
       return "INTERNAL";
+    case Code::kTryAgain:
+      return "TRY_AGAIN";
+    case Code::kDisconnected:
+      return "DISCONNECTED";
+    case Code::kShutdown:
+      return "SHUTDOWN";
   }
   return "UNKNOWN";
 }
@@ -84,6 +90,17 @@ Status ErrnoStatus(int err, std::string_view what) {
       break;
     case ECANCELED:
       code = Code::kCancelled;
+      break;
+    case EAGAIN:
+    case EINTR:
+      code = Code::kTryAgain;
+      break;
+    case ECONNRESET:
+    case ECONNREFUSED:
+    case ENOTCONN:
+    case EPIPE:
+    case EHOSTUNREACH:
+      code = Code::kDisconnected;
       break;
     default:
       break;

@@ -70,9 +70,13 @@ TEST(ListPluginsTest, PosixOffersDramAndFile) {
   EXPECT_TRUE(posix->usable) << posix->error;
   EXPECT_FALSE(posix->version.empty());
   EXPECT_FALSE(posix->path.empty());
-  EXPECT_THAT(posix->mem_kinds, Contains(MemKind::kDram));
-  EXPECT_THAT(posix->mem_kinds, Contains(MemKind::kFile));
-  EXPECT_THAT(posix->mem_kinds, ::testing::Not(Contains(MemKind::kVram)));
+  ASSERT_EQ(posix->capabilities.size(), 1u);
+  const Capability& c = posix->capabilities[0];
+  EXPECT_EQ(c.local, MemKind::kDram);
+  EXPECT_EQ(c.target, MemKind::kFile);
+  EXPECT_TRUE(c.read && c.write);
+  EXPECT_EQ(CapabilityName(c), "DRAM->FILE read/write");
+  EXPECT_FALSE(AnyNames(posix->capabilities, MemKind::kVram));
 }
 
 TEST(ListPluginsTest, SortedByName) {
@@ -119,6 +123,7 @@ TEST(ListPluginsTest, PosixSchemaIsComplete) {
         EXPECT_THAT(p.choices, Contains(p.default_value));
         break;
       case ParamType::kString:
+      case ParamType::kSecret:
         break;
     }
   }
@@ -181,10 +186,32 @@ TEST(ListPluginsTest, BrokenPluginIsListedAsUnusable) {
   ASSERT_NE(bad, plugins.end()) << "the broken file is not listed";
   EXPECT_FALSE(bad->usable);
   EXPECT_FALSE(bad->error.empty());
+  EXPECT_EQ(bad->name, "BROKEN") << "named from its file, as CreateBackend would be asked";
   BackendId id;
   Status s = agent->CreateBackend(bad->name, {}, &id);
   EXPECT_FALSE(s.ok());
   EXPECT_FALSE(id.valid());
+}
+
+// The most common deployment failure: the POSIX plugin is there but cannot load (a missing
+// liburing, say). CreateBackend("POSIX") must say why, not "no plugin named POSIX".
+TEST(ListPluginsTest, UnloadablePluginReportsTheLoaderReasonUnderItsOwnName) {
+  test::TempDir dir;
+  ASSERT_TRUE(dir.ok());
+  std::ofstream(dir.File("libferry_plugin_posix.so")) << "truncated download\n";
+  AgentConfig config;
+  config.plugin_dir = dir.path();
+  std::unique_ptr<Agent> agent;
+  FERRY_ASSERT_OK(Agent::Create("a", config, &agent));
+  const std::vector<PluginInfo> plugins = agent->ListPlugins();
+  const PluginInfo* posix = FindPlugin(plugins, "POSIX");
+  ASSERT_NE(posix, nullptr) << "listed as " << (plugins.empty() ? "nothing" : plugins[0].name);
+  EXPECT_FALSE(posix->usable);
+  BackendId id;
+  Status s = agent->CreateBackend("POSIX", {}, &id);
+  EXPECT_EQ(s.code(), Code::kUnsupported) << s.ToString();
+  EXPECT_THAT(s.message(), ::testing::HasSubstr("cannot load"));
+  EXPECT_THAT(s.message(), ::testing::Not(::testing::HasSubstr("no plugin named")));
 }
 
 }  // namespace

@@ -70,7 +70,8 @@ TEST_F(QueryTest, UnsupportedKind) {
   char b[8] = {};
   l.descs = {DramDesc(b, sizeof b)};
   std::vector<QueryResult> r;
-  EXPECT_EQ(h_.agent().QueryMem(l, &r).code(), Code::kUnsupported);
+  // Memory has no namespace to ask about.
+  EXPECT_EQ(h_.agent().QueryMem(l, &r).code(), Code::kInvalidArgument);
   l.kind = MemKind::kObj;
   l.descs = {MemDesc{0, 0, 1, "bucket/key"}};
   EXPECT_EQ(h_.agent().QueryMem(l, &r).code(), Code::kUnsupported);

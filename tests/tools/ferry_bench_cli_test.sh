@@ -62,4 +62,8 @@ expect_refusal "a bad size" "--block-size" -d data -b 3X --total-bytes 1M
 expect_refusal "an unknown backend" "NOPE" -d data --backend NOPE --total-bytes 1M
 expect_refusal "an unknown engine" "warp" -d data --engine warp --total-bytes 1M
 
+# --list-backends shows what each plugin moves.
+"$bench" --list-backends >list.txt 2>&1 || fail "--list-backends exited $?: $(cat list.txt)"
+grep -q "moves: DRAM->FILE read/write" list.txt || fail "--list-backends: no POSIX capability: $(cat list.txt)"
+
 echo "ferry-bench CLI: all checks passed"

@@ -10,7 +10,8 @@ namespace ferry {
 namespace {
 
 bool SameFlags(const FileOpenFlags& a, const FileOpenFlags& b) {
-  return a.write == b.write && a.direct == b.direct && a.sync == b.sync && a.create == b.create;
+  return a.write == b.write && a.direct == b.direct && a.sync == b.sync && a.create == b.create &&
+         a.owned_only == b.owned_only && a.reserve == b.reserve;
 }
 
 FileOpenFlags FlagsFromBits(int bits) {
@@ -19,6 +20,8 @@ FileOpenFlags FlagsFromBits(int bits) {
   f.direct = bits & 2;
   f.sync = bits & 4;
   f.create = bits & 8;
+  f.owned_only = bits & 16;
+  f.reserve = bits & 32;
   return f;
 }
 
@@ -42,7 +45,7 @@ TEST(FileByPathTest, ReadOnlyMetaHasEmptyFlags) {
 }
 
 TEST(FileByPathTest, EveryFlagCombinationRoundTrips) {
-  for (int bits = 0; bits < 16; ++bits) {
+  for (int bits = 0; bits < 64; ++bits) {
     FileOpenFlags in = FlagsFromBits(bits);
     MemDesc d = FileByPath("/var/tmp/ferry file", 3, in);
     std::string path;
@@ -106,6 +109,7 @@ TEST(ParseFileMetaTest, RejectsUnknownFlagLetter) {
   EXPECT_FALSE(ParseFileMeta("wx:/data/f", &path, &f));
   EXPECT_FALSE(ParseFileMeta("W:/data/f", &path, &f));
   EXPECT_FALSE(ParseFileMeta("r:/data/f", &path, &f));
+  EXPECT_FALSE(ParseFileMeta("wx:/data/f", &path, &f));
   EXPECT_FALSE(ParseFileMeta(" :/data/f", &path, &f));
 }
 

@@ -127,3 +127,45 @@ TEST(ParamValuesTest, FirstErrorStillNamesAKey) {
 
 }  // namespace
 }  // namespace ferry
+
+namespace ferry {
+namespace {
+
+std::vector<ParamSpec> SecretSchema() {
+  return {{"access_key", ParamType::kString, "", "key id", {}, {}},
+          {"secret_key",
+           ParamType::kSecret,
+           "",
+           "the credential",
+           {},
+           {{"aws_secret_access_key", ""}}}};
+}
+
+TEST(ParamSecretTest, SecretIsAcceptedAndReadAsString) {
+  ParamValues v;
+  Status s = ParamValues::Build(SecretSchema(), {{"secret_key", "hunter2"}}, &v);
+  ASSERT_TRUE(s.ok()) << s.ToString();
+  EXPECT_EQ(v.GetString("secret_key"), "hunter2");
+  EXPECT_TRUE(v.IsSet("secret_key"));
+}
+
+TEST(ParamSecretTest, ConflictingAliasesNeverEchoTheSecret) {
+  ParamValues v;
+  Status s = ParamValues::Build(
+      SecretSchema(), {{"secret_key", "hunter2"}, {"aws_secret_access_key", "swordfish"}}, &v);
+  ASSERT_EQ(s.code(), Code::kInvalidArgument);
+  EXPECT_THAT(s.message(), HasSubstr("secret_key"));
+  EXPECT_THAT(s.message(), ::testing::Not(HasSubstr("hunter2")));
+  EXPECT_THAT(s.message(), ::testing::Not(HasSubstr("swordfish")));
+}
+
+TEST(ParamSecretTest, ShownValueHidesSecretsOnly) {
+  const auto schema = SecretSchema();
+  EXPECT_EQ(ShownValue(schema[0], "AKIA1"), "AKIA1");
+  EXPECT_EQ(ShownValue(schema[1], "hunter2"), "(secret)");
+  EXPECT_EQ(ShownValue(schema[1], ""), "(unset)");
+  EXPECT_EQ(ParamTypeName(ParamType::kSecret), "secret");
+}
+
+}  // namespace
+}  // namespace ferry

@@ -24,12 +24,13 @@ using ::testing::MatchesRegex;
 using ::testing::StartsWith;
 
 constexpr Code kAllCodes[] = {
-    Code::kOk,          Code::kInProgress,       Code::kInvalidArgument,
-    Code::kNotFound,    Code::kNotRegistered,    Code::kAlreadyExists,
-    Code::kUnsupported, Code::kPermissionDenied, Code::kIoError,
-    Code::kOutOfRange,  Code::kCancelled,        Code::kTimedOut,
-    Code::kBusy,        Code::kReleased,         Code::kCorrupt,
-    Code::kNoSpace,     Code::kInternal,
+    Code::kOk,           Code::kInProgress,       Code::kInvalidArgument,
+    Code::kNotFound,     Code::kNotRegistered,    Code::kAlreadyExists,
+    Code::kUnsupported,  Code::kPermissionDenied, Code::kIoError,
+    Code::kOutOfRange,   Code::kCancelled,        Code::kTimedOut,
+    Code::kBusy,         Code::kReleased,         Code::kCorrupt,
+    Code::kNoSpace,      Code::kInternal,         Code::kTryAgain,
+    Code::kDisconnected, Code::kShutdown,
 };
 
 TEST(StatusTest, DefaultIsOk) {
@@ -106,6 +107,18 @@ TEST(CodeNameTest, NamesFollowEnumerators) {
   EXPECT_STREQ(CodeName(Code::kCorrupt), "CORRUPT");
   EXPECT_STREQ(CodeName(Code::kNoSpace), "NO_SPACE");
   EXPECT_STREQ(CodeName(Code::kInternal), "INTERNAL");
+  EXPECT_STREQ(CodeName(Code::kTryAgain), "TRY_AGAIN");
+  EXPECT_STREQ(CodeName(Code::kDisconnected), "DISCONNECTED");
+  EXPECT_STREQ(CodeName(Code::kShutdown), "SHUTDOWN");
+}
+
+TEST(StatusTest, OnlyTransientCodesAreRetryable) {
+  EXPECT_TRUE(IsRetryable(Code::kTryAgain));
+  EXPECT_TRUE(IsRetryable(Code::kBusy));
+  EXPECT_TRUE(IsRetryable(Code::kTimedOut));
+  for (Code c : {Code::kOk, Code::kIoError, Code::kCorrupt, Code::kDisconnected, Code::kShutdown,
+                 Code::kInvalidArgument, Code::kNoSpace})
+    EXPECT_FALSE(IsRetryable(c)) << CodeName(c);
 }
 
 TEST(CodeNameTest, OutOfRangeValueDoesNotCrash) {
@@ -139,7 +152,9 @@ INSTANTIATE_TEST_SUITE_P(
                       ErrnoCase{EPERM, Code::kPermissionDenied}, ErrnoCase{ENOSPC, Code::kNoSpace},
                       ErrnoCase{EDQUOT, Code::kNoSpace}, ErrnoCase{EINVAL, Code::kInvalidArgument},
                       ErrnoCase{EIO, Code::kIoError}, ErrnoCase{EBADF, Code::kIoError},
-                      ErrnoCase{EISDIR, Code::kIoError}));
+                      ErrnoCase{EISDIR, Code::kIoError}, ErrnoCase{EAGAIN, Code::kTryAgain},
+                      ErrnoCase{ECONNRESET, Code::kDisconnected},
+                      ErrnoCase{ECONNREFUSED, Code::kDisconnected}));
 
 TEST(ErrnoStatusTest, ZeroErrnoIsStillAnError) {
   // Callers use ErrnoStatus on failure paths; errno 0 must not turn an error into OK.

@@ -37,22 +37,25 @@ int ListBackends() {
     return 1;
   }
   for (const ferry::PluginInfo& p : plugins) {
-    std::vector<std::string> kinds;
-    for (ferry::MemKind k : p.mem_kinds) kinds.emplace_back(ferry::MemKindName(k));
+    std::vector<std::string> caps;
+    for (const ferry::Capability& c : p.capabilities) caps.push_back(ferry::CapabilityName(c));
     std::printf("%s %s  (%s)\n", p.name.c_str(), p.version.c_str(), p.path.c_str());
     if (!p.usable) {
       std::printf("  NOT USABLE: %s\n\n", p.error.c_str());
       continue;
     }
-    std::printf("  memory kinds: %s\n", Join(kinds, ", ").c_str());
+    std::printf("  moves: %s\n", Join(caps, ", ").c_str());
     std::printf("  parameters:\n");
     if (p.params.empty()) std::printf("    (none)\n");
     for (const ferry::ParamSpec& spec : p.params) {
       std::string type(ferry::ParamTypeName(spec.type));
       if (spec.type == ferry::ParamType::kEnum) type += " {" + Join(spec.choices, "|") + "}";
+      // A secret's default is never printed, like its value anywhere else.
+      const std::string shown = spec.default_value.empty() && spec.type != ferry::ParamType::kSecret
+                                    ? "\"\""
+                                    : ferry::ShownValue(spec, spec.default_value);
       std::printf("    %-20s %-24s default %-10s %s\n", spec.name.c_str(), type.c_str(),
-                  spec.default_value.empty() ? "\"\"" : spec.default_value.c_str(),
-                  spec.doc.c_str());
+                  shown.c_str(), spec.doc.c_str());
       std::vector<std::string> aliases;
       for (const ferry::ParamAlias& a : spec.aliases) {
         aliases.push_back(a.value.empty() ? a.name : a.name + " (true -> " + a.value + ")");

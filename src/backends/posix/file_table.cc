@@ -1,11 +1,14 @@
 #include "file_table.h"
 
+#include <dirent.h>
 #include <fcntl.h>
 #include <linux/magic.h>
 #include <sys/stat.h>
+#include <sys/statvfs.h>
 #include <sys/vfs.h>
 #include <unistd.h>
 
+#include <algorithm>
 #include <cerrno>
 #include <string>
 
@@ -45,6 +48,96 @@ Status CheckKind(int fd, FileMd* md) {
 
 }  // namespace
 
+namespace {
+
+// Opens a by-path registration. With `create` a missing file is created (O_EXCL, so this
+// call knows it made it) and removed again if anything after the open fails.
+Status OpenByPath(const std::string& path, const FileOpenFlags& f, uint64_t offset, uint64_t len,
+                  FileMd* md) {
+  if (path.empty()) return InvalidArgument("FILE meta has an empty path");
+  if (f.create && !f.write) return InvalidArgument("'" + path + "': create needs write");
+  if (f.reserve && (!f.write || len == 0))
+    return InvalidArgument("'" + path + "': reserve needs write and a registered length");
+  int flags = O_CLOEXEC | (f.write ? O_RDWR : O_RDONLY);
+  if (f.direct) flags |= O_DIRECT;
+  if (f.sync) flags |= O_DSYNC;
+  if (f.create || f.owned_only) flags |= O_NOFOLLOW;
+  md->name = "'" + path + "'";
+  bool created = false;
+  int fd = open(path.c_str(), flags);
+  if (fd < 0 && errno == ENOENT && f.create) {
+    fd = open(path.c_str(), flags | O_CREAT | O_EXCL, 0600);
+    created = fd >= 0;
+    if (fd < 0 && errno == EEXIST) fd = open(path.c_str(), flags);  // lost a race: use it
+  }
+  if (fd < 0) {
+    const int err = errno;
+    if (err == EINVAL && f.direct)
+      return InvalidArgument("open '" + path + "': the filesystem does not support O_DIRECT");
+    if (err == ELOOP && (flags & O_NOFOLLOW))
+      return {Code::kPermissionDenied,
+              "'" + path + "' is a symbolic link; refusing to write through it"};
+    return ErrnoStatus(err, "open '" + path + "'");
+  }
+  md->fd = fd;
+  md->owned = true;
+  md->direct = f.direct;
+  auto fail = [&](Status s) {
+    close(fd);
+    md->fd = -1;
+    if (created) unlink(path.c_str());
+    return s;
+  };
+  Status s = CheckKind(fd, md);
+  if (!s.ok()) return fail(s);
+  struct stat st {};
+  if (fstat(fd, &st) != 0) return fail(ErrnoStatus(errno, "stat '" + path + "'"));
+  if (f.owned_only) {
+    if (!S_ISREG(st.st_mode))
+      return fail({Code::kPermissionDenied, "'" + path + "' is not a regular file"});
+    if (st.st_uid != geteuid())
+      return fail({Code::kPermissionDenied, "'" + path + "' belongs to user " +
+                                                std::to_string(st.st_uid) +
+                                                ", not this process's; refusing to use it"});
+    if (st.st_nlink != 1)
+      return fail({Code::kPermissionDenied, "'" + path + "' has " + std::to_string(st.st_nlink) +
+                                                " hard links; refusing to write through a link"});
+  }
+  if (f.reserve) {
+    if (offset > UINT64_MAX - len || offset + len > uint64_t(INT64_MAX))
+      return fail(InvalidArgument("'" + path + "': reserved range overflows"));
+    if (uint64_t(st.st_size) < offset + len && fallocate(fd, 0, off_t(offset), off_t(len)) != 0 &&
+        errno != EOPNOTSUPP && errno != ENOSYS)
+      return fail(
+          ErrnoStatus(errno, "reserving " + std::to_string(len) + " bytes for '" + path + "'"));
+  }
+  return Status::Ok();
+}
+
+EntryType TypeOf(mode_t mode) {
+  if (S_ISREG(mode)) return EntryType::kRegular;
+  if (S_ISDIR(mode)) return EntryType::kDirectory;
+  if (S_ISLNK(mode)) return EntryType::kSymlink;
+  return EntryType::kOther;
+}
+
+void Fill(const struct stat& st, QueryResult* out) {
+  out->exists = true;
+  out->size = uint64_t(st.st_size);
+  out->mtime_ns = int64_t(st.st_mtim.tv_sec) * 1000000000 + st.st_mtim.tv_nsec;
+  out->type = TypeOf(st.st_mode);
+}
+
+// The path a namespace descriptor names: FileByPath's or FileName's meta.
+Status NamedPath(const MemDesc& desc, std::string* path) {
+  FileOpenFlags f;
+  if (!ParseFileMeta(desc.meta, path, &f) || path->empty())
+    return InvalidArgument("FILE meta '" + desc.meta + "' is not \"<flags>:<path>\"");
+  return Status::Ok();
+}
+
+}  // namespace
+
 Status OpenRegisteredFile(const MemDesc& desc, std::unique_ptr<FileMd>* out) {
   auto md = std::make_unique<FileMd>();
   if (desc.meta.empty()) {
@@ -63,28 +156,9 @@ Status OpenRegisteredFile(const MemDesc& desc, std::unique_ptr<FileMd>* out) {
     FileOpenFlags f;
     if (!ParseFileMeta(desc.meta, &path, &f))
       return InvalidArgument("FILE meta '" + desc.meta +
-                             "' is not \"<flags>:<path>\" with flags from \"wdsc\"");
-    if (path.empty()) return InvalidArgument("FILE meta has an empty path");
-    if (f.create && !f.write) return InvalidArgument("'" + path + "': create needs write");
-    int flags = O_CLOEXEC | (f.write ? O_RDWR : O_RDONLY);
-    if (f.direct) flags |= O_DIRECT;
-    if (f.sync) flags |= O_DSYNC;
-    if (f.create) flags |= O_CREAT;
-    int fd = open(path.c_str(), flags, 0600);
-    if (fd < 0) {
-      if (errno == EINVAL && f.direct)
-        return InvalidArgument("open '" + path + "': the filesystem does not support O_DIRECT");
-      return ErrnoStatus(errno, "open '" + path + "'");
-    }
-    md->fd = fd;
-    md->owned = true;
-    md->direct = f.direct;
-    md->name = "'" + path + "'";
-    Status s = CheckKind(fd, md.get());
-    if (!s.ok()) {
-      close(fd);
-      return s;
-    }
+                             "' is not \"<flags>:<path>\" with flags from \"wdscpr\"");
+    Status s = OpenByPath(path, f, desc.addr, desc.len, md.get());
+    if (!s.ok()) return s;
   }
   if (md->direct) DirectAlignment(md->fd, md.get());
   *out = std::move(md);
@@ -97,26 +171,75 @@ void CloseRegisteredFile(FileMd* md) {
 }
 
 Status StatFile(const MemDesc& desc, QueryResult* out) {
+  *out = QueryResult{};
   struct stat st {};
   int rc;
   std::string name;
+  struct statvfs vfs {};
+  bool have_vfs = false;
   if (desc.meta.empty()) {
     name = "fd " + std::to_string(desc.dev_id);
+    if (desc.dev_id > uint64_t(INT32_MAX)) return Status::Ok();  // no such fd
     rc = fstat(int(desc.dev_id), &st);
+    have_vfs = rc == 0 && fstatvfs(int(desc.dev_id), &vfs) == 0;
   } else {
-    FileOpenFlags f;
-    if (!ParseFileMeta(desc.meta, &name, &f))
-      return InvalidArgument("FILE meta '" + desc.meta + "' is not \"<flags>:<path>\"");
-    rc = stat(name.c_str(), &st);
+    Status s = NamedPath(desc, &name);
+    if (!s.ok()) return s;
+    rc = lstat(name.c_str(), &st);
+    have_vfs = rc == 0 && statvfs(name.c_str(), &vfs) == 0;
   }
   if (rc != 0) {
-    if (errno == ENOENT || errno == EBADF) {
-      *out = QueryResult{false, 0};
-      return Status::Ok();
-    }
+    if (errno == ENOENT || errno == EBADF || errno == ENOTDIR) return Status::Ok();
     return ErrnoStatus(errno, "stat " + name);
   }
-  *out = QueryResult{true, uint64_t(st.st_size)};
+  Fill(st, out);
+  if (have_vfs) out->available = uint64_t(vfs.f_bavail) * vfs.f_frsize;
+  return Status::Ok();
+}
+
+Status RemoveFile(const MemDesc& desc) {
+  std::string path;
+  Status s = NamedPath(desc, &path);
+  if (!s.ok()) return s;
+  // unlink never follows a link: a symbolic link at the name is removed, not its target.
+  if (unlink(path.c_str()) == 0 || errno == ENOENT) return Status::Ok();
+  if (errno == EISDIR || errno == EPERM) {
+    struct stat st {};
+    if (lstat(path.c_str(), &st) == 0 && S_ISDIR(st.st_mode))
+      return InvalidArgument("'" + path + "' is a directory; only files are removed");
+  }
+  return ErrnoStatus(errno, "removing '" + path + "'");
+}
+
+Status ListFiles(std::string_view prefix, std::vector<ListEntry>* out) {
+  const size_t slash = prefix.rfind('/');
+  const std::string dir = slash == std::string_view::npos ? "."
+                          : slash == 0                    ? "/"
+                                                          : std::string(prefix.substr(0, slash));
+  const std::string_view name_prefix =
+      slash == std::string_view::npos ? prefix : prefix.substr(slash + 1);
+  DIR* d = opendir(dir.c_str());
+  if (d == nullptr) return ErrnoStatus(errno, "listing '" + dir + "'");
+  const int dfd = dirfd(d);
+  std::string base =
+      slash == std::string_view::npos ? "" : std::string(prefix.substr(0, slash + 1));
+  errno = 0;
+  while (dirent* e = readdir(d)) {
+    std::string_view name(e->d_name);
+    if (name == "." || name == ".." || !name.starts_with(name_prefix)) continue;
+    struct stat st {};
+    if (fstatat(dfd, e->d_name, &st, AT_SYMLINK_NOFOLLOW) != 0) continue;  // gone meanwhile
+    ListEntry entry;
+    entry.name = base + std::string(name);
+    Fill(st, &entry.info);
+    out->push_back(std::move(entry));
+    errno = 0;
+  }
+  const int err = errno;
+  closedir(d);
+  if (err != 0) return ErrnoStatus(err, "listing '" + dir + "'");
+  std::sort(out->begin(), out->end(),
+            [](const ListEntry& a, const ListEntry& b) { return a.name < b.name; });
   return Status::Ok();
 }
 

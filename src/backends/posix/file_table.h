@@ -3,6 +3,8 @@
 #pragma once
 
 #include <memory>
+#include <string_view>
+#include <vector>
 
 #include "posix_types.h"
 
@@ -15,7 +17,10 @@ Status OpenRegisteredFile(const MemDesc& desc, std::unique_ptr<FileMd>* out);
 // Closes what OpenRegisteredFile opened.
 void CloseRegisteredFile(FileMd* md);
 
-// Existence and size of a path- or fd-described file, without registering it.
+// The storage namespace (Backend::storage): what a path- or fd-described file is (never
+// following a link at the path), removing a file by path, listing "<dir>/<name prefix>".
 Status StatFile(const MemDesc& desc, QueryResult* out);
+Status RemoveFile(const MemDesc& desc);
+Status ListFiles(std::string_view prefix, std::vector<ListEntry>* out);
 
 }  // namespace ferry::posix

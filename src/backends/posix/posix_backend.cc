@@ -1,6 +1,10 @@
 #include "posix_backend.h"
 
+#include <sys/mman.h>
+
 #include <algorithm>
+#include <cerrno>
+#include <cstring>
 #include <string>
 
 #include "file_table.h"
@@ -83,31 +87,34 @@ void PosixBackend::DeregisterMem(MemKind kind, void* md) {
   }
 }
 
-Status PosixBackend::Prepare(XferOp op, MemKind local_kind, MemKind remote_kind,
-                             std::span<const IoSegment> segments,
+Status PosixBackend::Prepare(const PrepareSpec& spec, std::span<const IoSegment> segments,
                              std::unique_ptr<BackendRequest>* out) {
-  if (local_kind != MemKind::kDram || remote_kind != MemKind::kFile)
-    return Unsupported("POSIX moves DRAM <-> FILE, not " + std::string(MemKindName(local_kind)) +
-                       " <-> " + std::string(MemKindName(remote_kind)));
+  if (spec.local_kind != MemKind::kDram || spec.target_kind != MemKind::kFile)
+    return Unsupported("POSIX moves DRAM <-> FILE, not " +
+                       std::string(MemKindName(spec.local_kind)) + " <-> " +
+                       std::string(MemKindName(spec.target_kind)));
+  if (!spec.args.params.empty())
+    return InvalidArgument("POSIX takes no per-transfer parameters, got '" +
+                           spec.args.params.begin()->first + "'");
   auto req = std::make_unique<PosixRequest>();
-  req->write = op == XferOp::kWrite;
+  req->write = spec.op == XferOp::kWrite;
   size_t pieces = 0;
   for (const auto& s : segments)
     pieces += (s.len + options_.max_request_size - 1) / options_.max_request_size;
   req->ops.reserve(pieces);
   for (const auto& s : segments) {
     const auto* mem = static_cast<const DramMd*>(s.local_md);
-    const auto* file = static_cast<const FileMd*>(s.remote_md);
+    const auto* file = static_cast<const FileMd*>(s.target_md);
     if (file->direct) {
       const bool ok = s.local_addr % file->mem_align == 0 &&
-                      s.remote_addr % file->offset_align == 0 && s.len % file->offset_align == 0;
+                      s.target_addr % file->offset_align == 0 && s.len % file->offset_align == 0;
       if (!ok)
         return InvalidArgument(
             "descriptor " + std::to_string(s.desc_index) + ": O_DIRECT on " + file->name +
             " needs buffer address aligned to " + std::to_string(file->mem_align) +
             " bytes and file offset and length to " + std::to_string(file->offset_align) +
             " (got address " + std::to_string(s.local_addr) + ", offset " +
-            std::to_string(s.remote_addr) + ", length " + std::to_string(s.len) + ")");
+            std::to_string(s.target_addr) + ", length " + std::to_string(s.len) + ")");
     }
     // Large descriptors become several ops so one I/O never exceeds max_request_size.
     for (uint64_t done = 0; done < s.len;) {
@@ -116,7 +123,7 @@ Status PosixBackend::Prepare(XferOp op, MemKind local_kind, MemKind remote_kind,
       io.req = req.get();
       io.file = file;
       io.buf = s.local_addr + done;
-      io.off = s.remote_addr + done;
+      io.off = s.target_addr + done;
       io.len = uint32_t(n);
       io.buf_index = mem->buf_index;
       io.desc_index = s.desc_index;
@@ -151,6 +158,41 @@ Status PosixBackend::Query(MemKind kind, std::span<const MemDesc> descs,
     if (!s.ok()) return s.WithContext("descriptor " + std::to_string(i));
   }
   return Status::Ok();
+}
+
+Status PosixBackend::Remove(MemKind kind, std::span<const MemDesc> descs) {
+  if (kind != MemKind::kFile) return Unsupported("POSIX removes FILEs only");
+  Status first;
+  for (size_t i = 0; i < descs.size(); ++i) {
+    Status s = RemoveFile(descs[i]);
+    if (!s.ok() && first.ok()) first = s.WithContext("descriptor " + std::to_string(i));
+  }
+  return first;
+}
+
+Status PosixBackend::List(MemKind kind, std::string_view prefix, std::vector<ListEntry>* out) {
+  if (kind != MemKind::kFile) return Unsupported("POSIX lists FILEs only");
+  return ListFiles(prefix, out);
+}
+
+Status PosixBackend::AllocMem(MemKind kind, uint64_t len, uint64_t dev_id, void** addr) {
+  (void)dev_id;
+  if (kind != MemKind::kDram) return Unsupported("POSIX allocates DRAM only");
+  if (len > (uint64_t{1} << 46))
+    return InvalidArgument("AllocMem: " + std::to_string(len) + " bytes is too large");
+  void* p = mmap(nullptr, len, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
+  if (p == MAP_FAILED)
+    return {Code::kNoSpace,
+            "allocating " + std::to_string(len) + " bytes: " + std::strerror(errno)};
+  // Fewer TLB misses for large staging buffers; a hint, so its failure changes nothing.
+  if (len >= (2u << 20)) (void)madvise(p, len, MADV_HUGEPAGE);
+  *addr = p;
+  return Status::Ok();
+}
+
+void PosixBackend::FreeMem(MemKind kind, void* addr, uint64_t len, uint64_t dev_id) {
+  (void)kind, (void)dev_id;
+  munmap(addr, len);
 }
 
 }  // namespace ferry::posix

@@ -19,15 +19,16 @@ struct PosixOptions {
   uint64_t inline_max = 256 << 10;  // see inline_io.h; 0 = never inline
 };
 
-class PosixBackend final : public Backend {
+// Also the storage namespace of files (query, remove, list) and an allocator of
+// page-aligned DRAM (transparent huge pages for 2 MiB and more).
+class PosixBackend final : public Backend, StorageNamespace, MemoryAllocator {
  public:
   static Status Create(const PosixOptions& options, std::unique_ptr<Backend>* out);
   ~PosixBackend() override;
 
   Status RegisterMem(MemKind kind, const MemDesc& desc, void** md) override;
   void DeregisterMem(MemKind kind, void* md) override;
-  Status Prepare(XferOp op, MemKind local_kind, MemKind remote_kind,
-                 std::span<const IoSegment> segments,
+  Status Prepare(const PrepareSpec& spec, std::span<const IoSegment> segments,
                  std::unique_ptr<BackendRequest>* out) override;
   Status Post(BackendRequest* request, CompletionSink* sink) override;
   void Cancel(BackendRequest* request) override;
@@ -36,8 +37,15 @@ class PosixBackend final : public Backend {
     return engine_->Drive(deadline, done);
   }
   void Kick() override { engine_->Kick(); }
+  StorageNamespace* storage() override { return this; }
+  MemoryAllocator* allocator() override { return this; }
+
   Status Query(MemKind kind, std::span<const MemDesc> descs,
                std::vector<QueryResult>* out) override;
+  Status Remove(MemKind kind, std::span<const MemDesc> descs) override;
+  Status List(MemKind kind, std::string_view prefix, std::vector<ListEntry>* out) override;
+  Status AllocMem(MemKind kind, uint64_t len, uint64_t dev_id, void** addr) override;
+  void FreeMem(MemKind kind, void* addr, uint64_t len, uint64_t dev_id) override;
 
  private:
   explicit PosixBackend(const PosixOptions& options);

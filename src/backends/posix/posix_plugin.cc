@@ -8,8 +8,10 @@ namespace {
 class PosixPluginSpec final : public PluginSpec {
  public:
   const char* name() const override { return "POSIX"; }
-  const char* version() const override { return "1.0"; }
-  std::vector<MemKind> mem_kinds() const override { return {MemKind::kDram, MemKind::kFile}; }
+  const char* version() const override { return "1.1"; }
+  std::vector<Capability> capabilities() const override {
+    return {{MemKind::kDram, MemKind::kFile, true, true}};
+  }
 
   std::vector<ParamSpec> params() const override {
     return {

@@ -12,7 +12,7 @@
 #include <thread>
 #include <vector>
 
-#include "io_engine.h"
+#include "posix_engines.h"
 
 namespace ferry::posix {
 namespace {
@@ -68,9 +68,9 @@ class AioEngine final : public IoEngine {
       const size_t len = op->len - op->done;
       const long long off = static_cast<long long>(op->off + op->done);
       if (op->req->write)
-        io_prep_pwrite(cb, op->file->fd, buf, len, off);
+        io_prep_pwrite(cb, FileOf(*op).fd, buf, len, off);
       else
-        io_prep_pread(cb, op->file->fd, buf, len, off);
+        io_prep_pread(cb, FileOf(*op).fd, buf, len, off);
       io_set_eventfd(cb, event_fd_);
       cb->data = op;
       batch.push_back(cb);

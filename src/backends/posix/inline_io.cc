@@ -19,7 +19,7 @@ Status MoveRun(const PosixRequest& req, size_t first, int count) {
     const IoOp& op = req.ops[first + k];
     iov[k] = {reinterpret_cast<void*>(op.buf), op.len};
   }
-  const int fd = req.ops[first].file->fd;
+  const int fd = FileOf(req.ops[first]).fd;
   uint64_t off = req.ops[first].off;
   int k = 0;  // first iovec not yet complete
   while (k < count) {
@@ -29,9 +29,9 @@ Status MoveRun(const PosixRequest& req, size_t first, int count) {
     const uint64_t done = op.len - iov[k].iov_len;
     if (n < 0) {
       if (errno == EINTR) continue;
-      return OpErrnoStatus(op, done, errno);
+      return kit::OpErrnoStatus(op, done, errno);
     }
-    if (n == 0) return OpNoProgress(op, done);
+    if (n == 0) return kit::OpNoProgress(op, done);
     off += uint64_t(n);
     for (size_t left = size_t(n); left > 0;) {
       if (left >= iov[k].iov_len) {
@@ -52,7 +52,7 @@ Status MoveRun(const PosixRequest& req, size_t first, int count) {
 bool CanRunInline(const PosixRequest& req, uint64_t limit) {
   uint64_t total = 0;
   for (const IoOp& op : req.ops) {
-    if (!op.file->memory_backed || op.file->direct) return false;
+    if (!FileOf(op).memory_backed || op.file->direct) return false;
     total += op.len;
     if (total > limit) return false;
   }

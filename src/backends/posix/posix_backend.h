@@ -5,8 +5,8 @@
 #include <string>
 
 #include "ferry/backend.h"
-#include "io_engine.h"
 #include "io_scheduler.h"
+#include "posix_engines.h"
 
 namespace ferry::posix {
 
@@ -51,7 +51,7 @@ class PosixBackend final : public Backend, StorageNamespace, MemoryAllocator {
   explicit PosixBackend(const PosixOptions& options);
 
   const PosixOptions options_;
-  IoScheduler scheduler_;
+  kit::IoScheduler scheduler_;
   std::unique_ptr<IoEngine> engine_;  // destroyed first: its threads call the scheduler
 };
 

@@ -9,7 +9,7 @@
 #include <thread>
 #include <vector>
 
-#include "io_engine.h"
+#include "posix_engines.h"
 
 namespace ferry::posix {
 namespace {
@@ -62,8 +62,8 @@ class ThreadEngine final : public IoEngine {
         void* buf = reinterpret_cast<void*>(op->buf + op->done);
         const size_t len = op->len - op->done;
         const off_t off = static_cast<off_t>(op->off + op->done);
-        ssize_t n = op->req->write ? pwrite(op->file->fd, buf, len, off)
-                                   : pread(op->file->fd, buf, len, off);
+        ssize_t n = op->req->write ? pwrite(FileOf(*op).fd, buf, len, off)
+                                   : pread(FileOf(*op).fd, buf, len, off);
         res = n < 0 ? -errno : n;
         if (res == -EINTR) res = -EAGAIN;
       }

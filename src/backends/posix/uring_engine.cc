@@ -33,7 +33,7 @@
 #include <thread>
 #include <vector>
 
-#include "io_engine.h"
+#include "posix_engines.h"
 
 namespace ferry::posix {
 namespace {
@@ -80,7 +80,13 @@ class UringEngine final : public IoEngine {
     std::vector<IoResult> failed;
     {
       std::lock_guard lk(sq_mu_);
+      std::vector<IoOp*> queued;
+      queued.reserve(ops.size());
       for (IoOp* op : ops) {
+        if (broken_ != 0) {
+          failed.push_back({op, -broken_});
+          continue;
+        }
         if (op->req->cancelled.load(std::memory_order_relaxed)) {
           failed.push_back({op, -ECANCELED});
           continue;
@@ -91,9 +97,17 @@ class UringEngine final : public IoEngine {
           continue;
         }
         Prep(sqe, op);
+        queued.push_back(op);
       }
       prepped_.fetch_add(1, std::memory_order_release);
-      SubmitLocked();
+      if (!queued.empty() && SubmitLocked() != 0) {
+        // The kernel refused the ring (not a transient shortage). The SQEs it did not take
+        // are this call's last ones: fail those ops now, and never enter the ring again,
+        // so they cannot run later and complete twice.
+        const size_t left = std::min<size_t>(io_uring_sq_ready(&ring_), queued.size());
+        for (size_t i = queued.size() - left; i < queued.size(); ++i)
+          failed.push_back({queued[i], -broken_});
+      }
     }
     if (!failed.empty()) sink_->OnResults(failed);
   }
@@ -232,7 +246,7 @@ class UringEngine final : public IoEngine {
     }
     std::lock_guard lk(sq_mu_);
     ArmKickLocked();
-    SubmitLocked();
+    (void)SubmitLocked();
     return {};
   }
 
@@ -241,25 +255,31 @@ class UringEngine final : public IoEngine {
   io_uring_sqe* GetSqeLocked() {
     io_uring_sqe* sqe = io_uring_get_sqe(&ring_);
     if (!sqe) {
-      SubmitLocked();
+      (void)SubmitLocked();
       sqe = io_uring_get_sqe(&ring_);
     }
     return sqe;
   }
 
-  void SubmitLocked() {
-    // Until the kernel took every SQE. EAGAIN/EBUSY (short of memory, or of completion
-    // room) pass: retry, yielding, then sleeping. Any other error means the SQEs are
-    // still queued: the next submission takes them.
+  // Until the kernel took every SQE. EAGAIN/EBUSY (short of memory, or of completion room)
+  // pass: retry, yielding, then sleeping. Any other error marks the ring broken (broken_,
+  // the errno): returned, and every later Submit fails at once.
+  int SubmitLocked() {
+    if (broken_ != 0) return broken_;
     for (int tries = 0; io_uring_sq_ready(&ring_) > 0; ++tries) {
       int rc = io_uring_submit(&ring_);
       if (rc > 0) continue;
-      if (rc != -EAGAIN && rc != -EBUSY && rc != -EINTR) return;
+      if (rc == 0) rc = -EIO;  // nothing taken and no reason: do not spin
+      if (rc != -EAGAIN && rc != -EBUSY && rc != -EINTR) {
+        broken_ = -rc;
+        return broken_;
+      }
       if (tries < 100)
         std::this_thread::yield();
       else
         std::this_thread::sleep_for(std::chrono::milliseconds(1));
     }
+    return 0;
   }
 
   void ArmKickLocked() {
@@ -273,8 +293,8 @@ class UringEngine final : public IoEngine {
     void* buf = reinterpret_cast<void*>(op->buf + op->done);
     const unsigned len = op->len - op->done;
     const uint64_t off = op->off + op->done;
-    const bool fixed_file = op->file->fixed_index >= 0;
-    const int fd = fixed_file ? op->file->fixed_index : op->file->fd;
+    const bool fixed_file = FileOf(*op).fixed_index >= 0;
+    const int fd = fixed_file ? FileOf(*op).fixed_index : FileOf(*op).fd;
     if (op->buf_index >= 0) {
       if (op->req->write)
         io_uring_prep_write_fixed(sqe, fd, buf, len, off, op->buf_index);
@@ -308,7 +328,7 @@ class UringEngine final : public IoEngine {
     if (rearm) {
       std::lock_guard lk(sq_mu_);
       ArmKickLocked();
-      SubmitLocked();
+      (void)SubmitLocked();
     }
     if (done_.empty()) return;
     // The kernel orders a submission before its completion, seen above; this pair makes
@@ -338,6 +358,7 @@ class UringEngine final : public IoEngine {
   std::thread reaper_;
 
   std::mutex sq_mu_;                  // the submission side of the ring
+  int broken_ = 0;                    // errno of a hard submission failure; guarded by sq_mu_
   std::atomic<uint64_t> prepped_{0};  // Submit -> Reap ordering, for ThreadSanitizer only
 
   std::mutex cq_mu_;  // the completion side: held by the reaper or the driving waiter

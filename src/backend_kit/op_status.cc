@@ -2,7 +2,7 @@
 
 #include <string>
 
-namespace ferry::posix {
+namespace ferry::kit {
 namespace {
 
 std::string Where(const IoOp& op, uint64_t done) {
@@ -25,4 +25,4 @@ Status OpPastEnd(const IoOp& op, uint64_t done) {
   return {Code::kOutOfRange, "read past end of file at " + Where(op, done)};
 }
 
-}  // namespace ferry::posix
+}  // namespace ferry::kit

@@ -6,13 +6,13 @@
 
 #include "op_status.h"
 
-namespace ferry::posix {
+namespace ferry::kit {
 namespace {
 // Resubmissions of one op that the kernel cancelled (see OnResults) before it is an error.
 constexpr uint8_t kMaxKernelCancels = 64;
 }  // namespace
 
-void IoScheduler::Post(PosixRequest* req, CompletionSink* sink) {
+void IoScheduler::Post(IoRequest* req, CompletionSink* sink) {
   std::vector<IoOp*> batch;
   std::vector<Finished> done;
   {
@@ -31,7 +31,7 @@ void IoScheduler::Post(PosixRequest* req, CompletionSink* sink) {
   Dispatch(batch, done);
 }
 
-void IoScheduler::Cancel(PosixRequest* req) {
+void IoScheduler::Cancel(IoRequest* req) {
   std::vector<IoOp*> batch;
   std::vector<Finished> done;
   {
@@ -45,7 +45,7 @@ void IoScheduler::Cancel(PosixRequest* req) {
 
 void IoScheduler::FillLocked(std::vector<IoOp*>* batch) {
   while (inflight_ < queue_depth_ && !pending_.empty()) {
-    PosixRequest* r = pending_.front();
+    IoRequest* r = pending_.front();
     while (inflight_ < queue_depth_ && r->next < r->ops.size()) {
       batch->push_back(&r->ops[r->next++]);
       r->inflight++;
@@ -58,7 +58,7 @@ void IoScheduler::FillLocked(std::vector<IoOp*>* batch) {
   }
 }
 
-void IoScheduler::MaybeFinishLocked(PosixRequest* req, std::vector<Finished>* done) {
+void IoScheduler::MaybeFinishLocked(IoRequest* req, std::vector<Finished>* done) {
   const bool stopping = !req->error.ok() || req->cancelled.load(std::memory_order_relaxed);
   if (stopping && req->queued) {
     pending_.erase(std::find(pending_.begin(), pending_.end(), req));
@@ -79,7 +79,7 @@ void IoScheduler::OnResults(std::span<const IoResult> results) {
     std::lock_guard lk(mu_);
     for (const IoResult& r : results) {
       IoOp* op = r.op;
-      PosixRequest* req = op->req;
+      IoRequest* req = op->req;
       bool resubmit = false;
       const bool user_cancelled = req->cancelled.load(std::memory_order_relaxed);
       if (r.res == -ECANCELED && !user_cancelled && req->error.ok() &&
@@ -106,8 +106,12 @@ void IoScheduler::OnResults(std::span<const IoResult> results) {
           // start at an unaligned offset and the kernel would refuse it.
           if (!req->write && op->file->direct) {
             if (req->error.ok()) req->error = OpPastEnd(*op, op->done);
-          } else if (req->error.ok() && !user_cancelled) {
-            resubmit = true;
+          } else if (!user_cancelled) {
+            if (req->error.ok()) resubmit = true;
+          } else if (req->error.ok()) {
+            // Cancelled with this op's bytes only partly moved: the request must not end
+            // OK even if every op had already been submitted.
+            req->error = {Code::kCancelled, "transfer cancelled"};
           }
         }
       }
@@ -124,10 +128,37 @@ void IoScheduler::OnResults(std::span<const IoResult> results) {
   Dispatch(batch, done);
 }
 
+struct IoScheduler::DispatchFrame {
+  const IoScheduler* owner;
+  DispatchFrame* outer;
+  std::vector<IoOp*> batch;
+  std::vector<Finished> done;
+};
+
+namespace {
+thread_local IoScheduler::DispatchFrame* t_frame = nullptr;
+}  // namespace
+
 void IoScheduler::Dispatch(std::vector<IoOp*>& batch, std::vector<Finished>& done) {
-  if (!batch.empty()) engine_->Submit(batch);
+  if (t_frame != nullptr && t_frame->owner == this) {
+    // Reported from inside our own engine's Submit: let the running Dispatch do it.
+    t_frame->batch.insert(t_frame->batch.end(), batch.begin(), batch.end());
+    for (auto& f : done) t_frame->done.push_back(std::move(f));
+    return;
+  }
+  DispatchFrame frame{this, t_frame, {}, {}};
+  t_frame = &frame;
+  std::vector<IoOp*> next;
+  while (!batch.empty()) {
+    engine_->Submit(batch);
+    next.swap(frame.batch);
+    frame.batch.clear();
+    batch.swap(next);
+  }
+  t_frame = frame.outer;
   // Last: once a sink is told, the request may be destroyed by its owner.
   for (auto& f : done) f.sink->Complete(std::move(f.status));
+  for (auto& f : frame.done) f.sink->Complete(std::move(f.status));
 }
 
-}  // namespace ferry::posix
+}  // namespace ferry::kit

@@ -1,16 +1,16 @@
-// How an op's failure reads as a Status. The scheduler and the inline path both use these,
-// so the same failure is reported in the same words whichever path moved the bytes.
+// How an op's failure reads as a Status. The scheduler and a backend's own paths (POSIX's
+// inline I/O) both use these, so a failure reads the same whichever path moved the bytes.
 #pragma once
 
 #include <cstdint>
 
-#include "posix_types.h"
+#include "io_types.h"
 
-namespace ferry::posix {
+namespace ferry::kit {
 
 // `done` is how many bytes of the op had moved when it failed.
 Status OpErrnoStatus(const IoOp& op, uint64_t done, int err);  // the system call failed
 Status OpNoProgress(const IoOp& op, uint64_t done);            // it moved 0 bytes
 Status OpPastEnd(const IoOp& op, uint64_t done);               // a read stopped at end of file
 
-}  // namespace ferry::posix
+}  // namespace ferry::kit

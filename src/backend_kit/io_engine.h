@@ -1,5 +1,6 @@
-// The southbound interface inside the POSIX backend: something that performs IoOps
-// asynchronously (io_uring, libaio, or a thread pool) and reports each one's result.
+// The southbound interface under the shared scheduler: something that performs IoOps
+// asynchronously (io_uring, libaio, a thread pool, cuFile, 3FS USRBIO) and reports each
+// one's result.
 #pragma once
 
 #include <chrono>
@@ -9,9 +10,9 @@
 #include <span>
 #include <string>
 
-#include "posix_types.h"
+#include "io_types.h"
 
-namespace ferry::posix {
+namespace ferry::kit {
 
 struct IoResult {
   IoOp* op;
@@ -33,7 +34,8 @@ class IoEngine {
   virtual const char* name() const = 0;
   // Starts each op at (buf+done, off+done, len-done). Never blocks on completion; the
   // caller guarantees at most the engine's queue depth ops in flight. Safe from many
-  // threads. An op that cannot be started is reported through the sink with -errno.
+  // threads. An op that cannot be started is reported through the sink with -errno, and
+  // may be reported from inside Submit.
   virtual void Submit(std::span<IoOp* const> ops) = 0;
 
   // Optional fast paths; engines without them keep the defaults.
@@ -56,10 +58,4 @@ class IoEngine {
   virtual void Kick() {}
 };
 
-// Factories. On failure they return nullptr and set *error.
-std::unique_ptr<IoEngine> MakeUringEngine(IoSink* sink, unsigned queue_depth, bool register_buffers,
-                                          std::string* error);
-std::unique_ptr<IoEngine> MakeAioEngine(IoSink* sink, unsigned queue_depth, std::string* error);
-std::unique_ptr<IoEngine> MakeThreadEngine(IoSink* sink, unsigned threads, std::string* error);
-
-}  // namespace ferry::posix
+}  // namespace ferry::kit

@@ -1,0 +1,17 @@
+// The POSIX backend's I/O engines (backend_kit's IoEngine): io_uring, libaio, a thread pool.
+#pragma once
+
+#include <memory>
+#include <string>
+
+#include "posix_types.h"
+
+namespace ferry::posix {
+
+// Factories. On failure they return nullptr and set *error.
+std::unique_ptr<IoEngine> MakeUringEngine(IoSink* sink, unsigned queue_depth, bool register_buffers,
+                                          std::string* error);
+std::unique_ptr<IoEngine> MakeAioEngine(IoSink* sink, unsigned queue_depth, std::string* error);
+std::unique_ptr<IoEngine> MakeThreadEngine(IoSink* sink, unsigned threads, std::string* error);
+
+}  // namespace ferry::posix

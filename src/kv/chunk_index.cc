@@ -36,7 +36,7 @@ bool ChunkIndex::EvictOne(Reservation* out, uint32_t* slot) {
   for (auto it = lru_.rbegin(); it != lru_.rend(); ++it) {
     auto e = map_.find(*it);
     if (e == map_.end() || !Evictable(e->second)) continue;
-    out->evicted.push_back(e->first);
+    out->evicted.push_back({e->first, e->second.slot, e->second.generation});
     *slot = e->second.slot;
     EraseReady(e);
     ++evictions_;
@@ -138,7 +138,7 @@ bool ChunkIndex::Contains(const ChunkKey& key) const {
   return it != map_.end() && it->second.state == State::kReady;
 }
 
-Status ChunkIndex::Remove(const ChunkKey& key, uint32_t* slot) {
+Status ChunkIndex::Remove(const ChunkKey& key, Copy* removed) {
   std::lock_guard<std::shared_mutex> lock(mu_);
   auto it = map_.find(key);
   if (it == map_.end() || it->second.state != State::kReady) {
@@ -148,7 +148,7 @@ Status ChunkIndex::Remove(const ChunkKey& key, uint32_t* slot) {
   if (it->second.readers > 0) {
     return Status(Code::kBusy, "chunk " + key.Hex() + " is being read");
   }
-  *slot = it->second.slot;
+  *removed = {key, it->second.slot, it->second.generation};
   EraseReady(it);
   return Status::Ok();
 }
@@ -180,15 +180,15 @@ Status ChunkIndex::Unpin(const ChunkKey& key) {
   return Status::Ok();
 }
 
-std::optional<uint32_t> ChunkIndex::Recover(const ChunkKey& key, uint32_t slot,
-                                            uint64_t stored_bytes, uint32_t tokens,
-                                            uint64_t generation) {
+std::optional<ChunkIndex::Copy> ChunkIndex::Recover(const ChunkKey& key, uint32_t slot,
+                                                    uint64_t stored_bytes, uint32_t tokens,
+                                                    uint64_t generation) {
   std::lock_guard<std::shared_mutex> lock(mu_);
-  std::optional<uint32_t> loser;
+  std::optional<Copy> loser;
   auto it = map_.find(key);
   if (it != map_.end()) {
-    if (it->second.generation >= generation) return slot;  // older copy loses
-    loser = it->second.slot;
+    if (it->second.generation >= generation) return Copy{key, slot, generation};  // older loses
+    loser = Copy{key, it->second.slot, it->second.generation};
     used_bytes_ -= it->second.stored_bytes;
     map_.erase(it);  // not in lru_ yet: FinishRecovery builds it
   }

@@ -29,9 +29,15 @@ class ChunkIndex {
   ChunkIndex(uint32_t slots, uint64_t max_bytes);
 
   enum class ReserveResult { kReserved, kPresent, kNoSpace };
+  // A stored copy of a chunk: where it is and which generation wrote it.
+  struct Copy {
+    ChunkKey key;
+    uint32_t slot = 0;
+    uint64_t generation = 0;
+  };
   struct Reservation {
     uint32_t slot = 0;
-    std::vector<ChunkKey> evicted;  // keys dropped to make room
+    std::vector<Copy> evicted;  // chunks dropped to make room (their stored copies remain)
   };
   // Makes room for a new chunk and records it as being written (invisible).
   ReserveResult Reserve(const ChunkKey& key, uint64_t stored_bytes, uint32_t tokens,
@@ -56,15 +62,16 @@ class ChunkIndex {
   bool Contains(const ChunkKey& key) const;
 
   // Removes a ready, unpinned, unread chunk; its slot stays reserved until FreeSlot.
-  Status Remove(const ChunkKey& key, uint32_t* slot);
+  // `*removed` says which copy to invalidate.
+  Status Remove(const ChunkKey& key, Copy* removed);
   void FreeSlot(uint32_t slot);
   Status Pin(const ChunkKey& key);
   Status Unpin(const ChunkKey& key);
 
-  // Recovery: a chunk found on storage. Duplicates keep the newest generation; the loser's
-  // slot is returned for invalidation.
-  std::optional<uint32_t> Recover(const ChunkKey& key, uint32_t slot, uint64_t stored_bytes,
-                                  uint32_t tokens, uint64_t generation);
+  // Recovery: a chunk found on storage. Duplicates keep the newest generation; the losing
+  // copy is returned for invalidation.
+  std::optional<Copy> Recover(const ChunkKey& key, uint32_t slot, uint64_t stored_bytes,
+                              uint32_t tokens, uint64_t generation);
   // After recovery: every slot not holding a chunk becomes free; LRU ordered by generation.
   void FinishRecovery();
 

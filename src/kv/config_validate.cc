@@ -8,9 +8,9 @@
 namespace ferry::kv {
 
 Status ValidateConfig(const Config& c, uint64_t chunk_bytes) {
-  if (c.chunk_size <= 0) {
-    return InvalidArgument("chunk_size must be a positive number of tokens, got " +
-                           std::to_string(c.chunk_size));
+  if (c.chunk_size <= 0 || c.chunk_size > kMaxChunkSize) {
+    return InvalidArgument("chunk_size must be 1.." + std::to_string(kMaxChunkSize) +
+                           " tokens, got " + std::to_string(c.chunk_size));
   }
   if (c.nixl_buffer_device != "cpu" && c.nixl_buffer_device != "cuda") {
     return InvalidArgument("nixl_buffer_device must be one of cpu, cuda; got '" +
@@ -35,18 +35,34 @@ Status ValidateConfig(const Config& c, uint64_t chunk_bytes) {
     return InvalidArgument("extra_config.nixl_path is required for nixl_backend " + c.nixl_backend +
                            ": the directory that holds the storage files");
   }
-  if (c.nixl_pool_size < 0) {
-    return InvalidArgument(
-        "extra_config.nixl_pool_size must be >= 0 (0 = one file per chunk), "
-        "got " +
-        std::to_string(c.nixl_pool_size));
+  if (c.nixl_pool_size < 0 || c.nixl_pool_size > kMaxPoolSize) {
+    return InvalidArgument("extra_config.nixl_pool_size must be 0.." +
+                           std::to_string(kMaxPoolSize) + " (0 = one file per chunk), got " +
+                           std::to_string(c.nixl_pool_size));
   }
   if (c.nixl_buffer_size == 0) {
     return InvalidArgument("nixl_buffer_size must be at least one chunk, got 0");
   }
+  if (chunk_bytes > kMaxChunkBytes) {
+    return InvalidArgument("a chunk of chunk_size " + std::to_string(c.chunk_size) +
+                           " tokens of this model is " + std::to_string(chunk_bytes) +
+                           " bytes; at most " + std::to_string(kMaxChunkBytes) +
+                           " are supported: lower chunk_size");
+  }
   if (chunk_bytes > 0) {
     // A page is a 4 KiB header plus the chunk rounded up to 4 KiB (O_DIRECT granularity).
     const uint64_t page = StoredBytes(chunk_bytes);
+    if (c.nixl_buffer_size / page > kMaxPages) {
+      return InvalidArgument("nixl_buffer_size (" + std::to_string(c.nixl_buffer_size) +
+                             " bytes) holds more than " + std::to_string(kMaxPages) +
+                             " chunks of " + std::to_string(page) + " bytes; lower it");
+    }
+    if (c.nixl_max_storage_size > 0 && c.nixl_max_storage_size < page) {
+      return InvalidArgument("extra_config.nixl_max_storage_size (" +
+                             std::to_string(c.nixl_max_storage_size) +
+                             " bytes) must hold at least one chunk (" + std::to_string(page) +
+                             " bytes), or be 0 for no limit");
+    }
     if (c.nixl_buffer_size < page) {
       return InvalidArgument("nixl_buffer_size (" + std::to_string(c.nixl_buffer_size) +
                              " bytes) must hold at least one chunk: " + std::to_string(page) +

@@ -2,6 +2,7 @@
 #include <yaml-cpp/yaml.h>
 
 #include <fstream>
+#include <map>
 #include <sstream>
 
 #include "config_keys.h"
@@ -46,9 +47,16 @@ Status ToValue(const YAML::Node& node, std::string_view where, std::string_view 
 }
 
 Status ApplyMap(const YAML::Node& map, std::string_view source, bool extra, Config* out) {
+  // yaml-cpp keeps both copies of a repeated key and LMCache would take one of them: which
+  // one a user meant is unknowable, so a repeat is an error naming both lines.
+  std::map<std::string, std::string> seen;
   for (const auto& kv : map) {
     const std::string key = kv.first.Scalar();
     const std::string where = Where(source, kv.first.Mark());
+    if (auto [it, fresh] = seen.emplace(key, where); !fresh) {
+      return InvalidArgument(where + ": key '" + key + "' appears twice (first at " + it->second +
+                             "); keep one");
+    }
     if (!extra && key == "extra_config") {
       if (kv.second.IsNull()) continue;
       if (!kv.second.IsMap()) return InvalidArgument(where + ": extra_config must be a mapping");

@@ -63,11 +63,14 @@ void VisitHeader(void* p, const ChunkLocation& loc, const uint8_t* bytes, uint64
     ctx->to_wipe.push_back(loc);
     return;
   }
-  ctx->max_generation = std::max(ctx->max_generation, h.generation);
-  std::optional<uint32_t> loser =
-      e->index_->Recover(h.key, loc.slot, StoredBytes(h.payload_bytes), h.tokens, h.generation);
+  ctx->max_generation = std::max({ctx->max_generation, h.generation, loc.generation});
+  // Dynamic files carry their generation in the name (0: written before that); the
+  // index keeps that one, since it names the file.
+  const uint64_t generation = e->storage_->dynamic() ? loc.generation : h.generation;
+  std::optional<ChunkIndex::Copy> loser =
+      e->index_->Recover(h.key, loc.slot, StoredBytes(h.payload_bytes), h.tokens, generation);
   if (loser)
-    ctx->to_wipe.push_back({*loser, h.key});
+    ctx->to_wipe.push_back({loser->slot, loser->key, loser->generation});
   else
     e->counters_.recovered.fetch_add(1);
 }
@@ -89,11 +92,17 @@ Status EngineImpl::Init(const Config& config, const EngineOptions& options) {
   g_ = options.geometry;
   if (!g_.Valid()) {
     return InvalidArgument(
-        "model geometry needs layers, kv_heads, head_size > 0 and a known "
-        "dtype (MLA: kv_heads 1)");
+        "model geometry needs layers 1..4096, kv_heads 1..4096, head_size 1..65536 and a "
+        "known dtype (MLA: kv_heads 1)");
   }
-  chunk_bytes_ = g_.BytesPerToken() * static_cast<uint64_t>(config.chunk_size);
-  Status s = ValidateConfig(config, chunk_bytes_);
+  Status s = ValidateConfig(config);  // chunk_size in range before it is multiplied
+  if (!s.ok()) return s;
+  if (__builtin_mul_overflow(g_.BytesPerToken(), static_cast<uint64_t>(config.chunk_size),
+                             &chunk_bytes_)) {
+    return InvalidArgument("a chunk of " + std::to_string(config.chunk_size) +
+                           " tokens of this model geometry overflows 64 bits");
+  }
+  s = ValidateConfig(config, chunk_bytes_);
   if (!s.ok()) return s;
   if (!config.enable_nixl_storage) {
     return InvalidArgument(
@@ -102,13 +111,13 @@ Status EngineImpl::Init(const Config& config, const EngineOptions& options) {
   }
   chunk_size_ = static_cast<uint32_t>(config.chunk_size);
   seed_ = ChainSeed(options.model, g_, chunk_size_);
-  Storage::Options so;
+  ChunkStore::Options so;
   so.seed = seed_;
   so.worker_id = options.model.worker_id;
   so.page_bytes = StoredBytes(chunk_bytes_);
   so.agent_name = options.agent_name;
   so.agent = options.agent;
-  s = Storage::Open(config, so, &storage_);
+  s = ChunkStore::Open(config, so, &storage_);
   if (!s.ok()) return s;
   pages_ = std::make_unique<PagePool>(storage_->pages());
   queue_depth_ = std::clamp<uint32_t>(options.queue_depth, 1, storage_->pages());
@@ -124,11 +133,14 @@ Status EngineImpl::Init(const Config& config, const EngineOptions& options) {
 
 Status EngineImpl::Recover() {
   RecoverCtx ctx{this, {}, 0};
-  Status s = storage_->ScanHeaders(&VisitHeader, &ctx);
+  uint64_t skipped = 0;
+  Status s = storage_->ScanHeaders(&VisitHeader, &ctx, &skipped);
   if (!s.ok()) return s;
+  counters_.recovery_skipped.fetch_add(skipped);
   for (const ChunkLocation& loc : ctx.to_wipe) {
-    s = storage_->Invalidate(loc);
-    if (!s.ok()) return s.WithContext("wiping an unusable chunk during recovery");
+    // A copy that cannot be wiped stays unindexed (a dynamic file), or keeps its slot out
+    // of use until the next start (a static one): counted, never fatal.
+    if (!storage_->Invalidate(loc).ok()) counters_.recovery_skipped.fetch_add(1);
   }
   index_->FinishRecovery();
   generation_.store(ctx.max_generation + 1);
@@ -180,12 +192,12 @@ uint64_t EngineImpl::Lookup(std::span<const int32_t> tokens) const {
 }
 
 Status EngineImpl::RemoveChunk(const ChunkKey& key) {
-  uint32_t slot = 0;
-  Status s = index_->Remove(key, &slot);
+  ChunkIndex::Copy gone;
+  Status s = index_->Remove(key, &gone);
   if (!s.ok()) return s;
-  s = storage_->Invalidate({slot, key});
+  s = storage_->Invalidate({gone.slot, key, gone.generation});
   // The slot is reused only once its old header is gone, so a restart cannot revive it.
-  if (s.ok()) index_->FreeSlot(slot);
+  if (s.ok()) index_->FreeSlot(gone.slot);
   return s;
 }
 
@@ -193,8 +205,17 @@ void EngineImpl::DropCorrupt(const ChunkKey& key, uint64_t generation) {
   counters_.corrupt.fetch_add(1);
   uint32_t slot = 0;
   if (index_->ReleaseRead(key, generation, /*drop=*/true, &slot)) {
-    if (storage_->Invalidate({slot, key}).ok()) index_->FreeSlot(slot);
+    if (storage_->Invalidate({slot, key, generation}).ok()) index_->FreeSlot(slot);
   }
+}
+
+void EngineImpl::AbortStore(const ChunkLocation& loc) {
+  counters_.store_io.fetch_add(1);
+  // Before the slot is freed for another store: a slot gets a zeroed header (pieces of
+  // the failed chunk may sit under an older header), a dynamic file made for this store
+  // alone is removed.
+  (void)storage_->Invalidate(loc);
+  index_->Abort(loc.key);
 }
 
 std::shared_ptr<StoreHandle> EngineImpl::StoreAsync(std::span<const int32_t> tokens,
@@ -243,6 +264,7 @@ EngineStats EngineImpl::Stats() const {
   s.corrupt_chunks = counters_.corrupt.load();
   s.load_failed_io = counters_.load_io.load();
   s.recovered_chunks = counters_.recovered.load();
+  s.recovery_skipped = counters_.recovery_skipped.load();
   s.resident_chunks = index_->ready_chunks();
   s.capacity_chunks = storage_->slots();
   return s;

@@ -10,11 +10,11 @@
 #include <thread>
 
 #include "chunk_index.h"
+#include "chunk_store.h"
 #include "ferry/kv/engine.h"
 #include "page_pool.h"
 #include "prefix_key_cache.h"
 #include "slot_format.h"
-#include "storage.h"
 
 namespace ferry::kv {
 
@@ -55,6 +55,8 @@ class EngineImpl {
 
   // Drops a chunk found corrupt and wipes its stored copy.
   void DropCorrupt(const ChunkKey& key, uint64_t generation);
+  // A store of `loc` failed: the index forgets it and (dynamic mode) its file goes.
+  void AbortStore(const ChunkLocation& loc);
 
   Config config_;
   EngineOptions options_;
@@ -63,7 +65,7 @@ class EngineImpl {
   uint32_t chunk_size_ = 0;
   uint64_t chunk_bytes_ = 0;  // payload of a full chunk
   uint32_t queue_depth_ = 1;
-  std::unique_ptr<Storage> storage_;
+  std::unique_ptr<ChunkStore> storage_;
   std::unique_ptr<PagePool> pages_;
   std::unique_ptr<ChunkIndex> index_;
   std::unique_ptr<PrefixKeyCache> key_memo_;  // Lookup's keys of recent prompts; may be null
@@ -72,7 +74,7 @@ class EngineImpl {
   struct Counters {
     std::atomic<uint64_t> chunks_stored{0}, bytes_stored{0}, chunks_loaded{0}, bytes_loaded{0};
     std::atomic<uint64_t> present_on_store{0}, no_space{0}, store_io{0}, corrupt{0}, load_io{0};
-    std::atomic<uint64_t> recovered{0};
+    std::atomic<uint64_t> recovered{0}, recovery_skipped{0};
   } counters_;
 
  private:

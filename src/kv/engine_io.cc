@@ -18,6 +18,7 @@ struct Inflight {
   uint32_t tokens;
   uint32_t page;
   uint64_t generation;
+  uint32_t slot;  // stores: where the chunk goes
   std::unique_ptr<PendingIo> io;
   EngineImpl::ChunkTail tail;  // stores only
   Status error;                // stores: posting the tail failed
@@ -54,7 +55,7 @@ Status EngineImpl::WriteChunk(const KvLayout& kv, const ChunkKey& key, const Chu
   constexpr uint64_t kBlockBytes = 256 << 10;   // fits in L2 with room to spare
   constexpr uint64_t kPieceBytes = 4ull << 20;  // big enough for full-speed disk writes
   const uint64_t payload = uint64_t{n} * g_.BytesPerToken();
-  Status s = storage_->Begin(XferOp::kWrite, loc, StoredBytes(payload), io);
+  Status s = storage_->Begin(loc, StoredBytes(payload), io);
   if (!s.ok()) return s;
   uint8_t* buf = storage_->page(page);
   uint8_t* data = buf + kHeaderBytes;
@@ -67,10 +68,10 @@ Status EngineImpl::WriteChunk(const KvLayout& kv, const ChunkKey& key, const Chu
     sum.Update(data + off, end - off);
     off = end;
     const uint64_t ready = off / kAlign * kAlign;
-    if (ready - posted >= kPieceBytes && off < payload) {
+    if (storage_->piecewise_writes() && ready - posted >= kPieceBytes && off < payload) {
       const IoRange piece = posted == 0 ? IoRange{0, kHeaderBytes + ready}
                                         : IoRange{kHeaderBytes + posted, ready - posted};
-      s = storage_->Post(XferOp::kWrite, page, {&piece, 1}, io);
+      s = storage_->Post(page, {&piece, 1}, io);
       if (!s.ok()) return s;
       posted = ready;
     }
@@ -82,7 +83,7 @@ Status EngineImpl::WriteChunk(const KvLayout& kv, const ChunkKey& key, const Chu
   tail->sent = true;
   EncodeHeader(MakeHeader(key, n, payload, tail->checksum, generation), buf);
   const IoRange all{0, StoredBytes(payload)};
-  return storage_->Post(XferOp::kWrite, page, {&all, 1}, io);
+  return storage_->Post(page, {&all, 1}, io);
 }
 
 ChunkHeader EngineImpl::MakeHeader(const ChunkKey& key, uint32_t n, uint64_t payload,
@@ -110,7 +111,7 @@ Status EngineImpl::PostTail(const ChunkKey& key, uint32_t n, uint32_t page, uint
   EncodeHeader(MakeHeader(key, n, tail->payload, tail->checksum, generation), storage_->page(page));
   const IoRange last[2] = {{0, kHeaderBytes},
                            {kHeaderBytes + tail->posted, AlignUp(tail->payload) - tail->posted}};
-  return storage_->Post(XferOp::kWrite, page, last, io);
+  return storage_->Post(page, last, io);
 }
 
 Status EngineImpl::StoreMany(std::span<const StoreRequest> requests,
@@ -142,8 +143,7 @@ Status EngineImpl::StoreMany(std::span<const StoreRequest> requests,
       counters_.bytes_stored.fetch_add(uint64_t{f.tokens} * g_.BytesPerToken());
       (*results)[f.request].chunks_written++;
     } else {
-      index_->Abort(f.key);
-      counters_.store_io.fetch_add(1);
+      AbortStore({f.slot, f.key, f.generation});
       if (failed[f.request].ok()) failed[f.request] = s.WithContext("storing chunk " + f.key.Hex());
     }
   };
@@ -182,28 +182,39 @@ Status EngineImpl::StoreMany(std::span<const StoreRequest> requests,
         case ChunkIndex::ReserveResult::kReserved:
           break;
       }
-      for (const ChunkKey& gone : res.evicted) {
-        if (storage_->dynamic()) (void)storage_->Invalidate({0, gone});
+      // An evicted copy's file goes; it is that generation's alone, so a store of the same
+      // key racing with this (a new generation) keeps its own.
+      for (const ChunkIndex::Copy& gone : res.evicted) {
+        if (storage_->dynamic()) (void)storage_->Invalidate({gone.slot, gone.key, gone.generation});
       }
       while (inflight.size() >= queue_depth_) finish_oldest();
       for (Inflight& f : inflight) {
-        if (!f.tail.sent && f.io->FirstDone()) post_tail(f);
+        if (f.tail.sent) continue;
+        // The header goes out only after the first piece landed; a failed first piece
+        // ends the chunk (finish_oldest reports it) with no header over it.
+        Status first = f.io->FirstState();
+        if (first.ok()) {
+          post_tail(f);
+        } else if (first.code() != Code::kInProgress) {
+          f.tail.sent = true;
+          f.error = first;
+        }
       }
       const uint32_t page = TakePage(*pages_, inflight, finish_oldest);
       const uint64_t generation = generation_.fetch_add(1);
       auto io = std::make_unique<PendingIo>();
       EngineImpl::ChunkTail tail;
-      s = WriteChunk(req.kv, keys[i], {res.slot, keys[i]}, t0, n, page, generation, io.get(),
-                     &tail);
+      s = WriteChunk(req.kv, keys[i], {res.slot, keys[i], generation}, t0, n, page, generation,
+                     io.get(), &tail);
       if (!s.ok()) {
         (void)io->Wait();  // pieces already posted must finish before the page is reused
+        io.reset();        // and the file is let go before it is removed
         pages_->Release(page);
-        index_->Abort(keys[i]);
-        counters_.store_io.fetch_add(1);
+        AbortStore({res.slot, keys[i], generation});
         failed[r] = s.WithContext("storing chunk " + keys[i].Hex());
         continue;
       }
-      inflight.push_back({r, keys[i], t0, n, page, generation, std::move(io), tail, {}});
+      inflight.push_back({r, keys[i], t0, n, page, generation, res.slot, std::move(io), tail, {}});
     }
   }
   while (!inflight.empty()) finish_oldest();
@@ -289,7 +300,7 @@ Status EngineImpl::RetrieveMany(std::span<const StoreRequest> requests,
       }
       const uint32_t page = TakePage(*pages_, inflight, finish_oldest);
       std::unique_ptr<PendingIo> io;
-      s = storage_->StartRead(page, {ref.slot, keys[i]}, ref.stored_bytes, &io);
+      s = storage_->StartRead(page, {ref.slot, keys[i], ref.generation}, ref.stored_bytes, &io);
       if (!s.ok()) {
         pages_->Release(page);
         uint32_t unused = 0;
@@ -298,7 +309,8 @@ Status EngineImpl::RetrieveMany(std::span<const StoreRequest> requests,
         if (first.ok()) first = s.WithContext("loading chunk " + keys[i].Hex());
         break;
       }
-      inflight.push_back({r, keys[i], t0, n, page, ref.generation, std::move(io), {}, {}});
+      inflight.push_back(
+          {r, keys[i], t0, n, page, ref.generation, ref.slot, std::move(io), {}, {}});
     }
   }
   while (!inflight.empty()) finish_oldest();

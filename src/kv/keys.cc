@@ -66,8 +66,9 @@ uint64_t KvGeometry::BytesPerToken() const {
 }
 
 bool KvGeometry::Valid() const {
-  return layers > 0 && kv_heads > 0 && head_size > 0 && DTypeSize(dtype) > 0 &&
-         (!mla || kv_heads == 1);
+  // The bounds keep BytesPerToken far from overflow (at most 2^43).
+  return layers > 0 && layers <= 4096 && kv_heads > 0 && kv_heads <= 4096 && head_size > 0 &&
+         head_size <= 65536 && DTypeSize(dtype) > 0 && (!mla || kv_heads == 1);
 }
 
 std::string ChunkKey::Hex() const {

@@ -41,6 +41,10 @@ KvLayout KvLayout::PerLayer(std::vector<void*> k, std::vector<void*> v, uint64_t
 }
 
 Status CheckLayout(const KvLayout& kv, const KvGeometry& g) {
+  if (kv.kind != MemKind::kDram) {
+    return Unsupported("KV layout: the engine reads and writes host (DRAM) KV memory; " +
+                       std::string(MemKindName(kv.kind)) + " KV needs the GPU path");
+  }
   if (kv.capacity_tokens == 0) return Status::Ok();  // an empty window stores nothing
   if (kv.form == KvLayout::Form::kContiguous) {
     if (kv.base == nullptr) return InvalidArgument("KV layout: contiguous base is null");

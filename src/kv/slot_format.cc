@@ -115,8 +115,45 @@ std::string SlotFileName(std::string_view pool_prefix, uint32_t slot) {
   return std::string(pool_prefix) + ".slot" + std::to_string(slot);
 }
 
-std::string KeyFileName(std::string_view pool_prefix, const ChunkKey& key) {
-  return std::string(pool_prefix) + std::string(kKeyFileMarker) + key.Hex();
+std::string KeyFileName(std::string_view pool_prefix, const ChunkKey& key, uint64_t generation) {
+  std::string name = std::string(pool_prefix) + std::string(kKeyFileMarker) + key.Hex();
+  if (generation == 0) return name;  // written before generations were in the name
+  static const char* kDigits = "0123456789abcdef";
+  std::string g(16, '0');
+  for (int i = 0; i < 16; ++i) g[15 - i] = kDigits[(generation >> (4 * i)) & 0xf];
+  return name + std::string(kGenerationMarker) + g;
+}
+
+namespace {
+bool ParseHex(std::string_view hex, size_t digits, uint64_t* out) {
+  if (hex.size() != digits) return false;
+  uint64_t v = 0;
+  for (char c : hex) {
+    const int d = c >= '0' && c <= '9' ? c - '0' : c >= 'a' && c <= 'f' ? c - 'a' + 10 : -1;
+    if (d < 0) return false;
+    v = v << 4 | uint64_t(d);
+  }
+  *out = v;
+  return true;
+}
+}  // namespace
+
+bool ParseKeyFileName(std::string_view name, std::string_view pool_prefix, ChunkKey* key,
+                      uint64_t* generation) {
+  const std::string want = std::string(pool_prefix) + std::string(kKeyFileMarker);
+  if (!name.starts_with(want)) return false;
+  name.remove_prefix(want.size());
+  if (name.size() < 32 || !ParseHex(name.substr(0, 16), 16, &key->hi) ||
+      !ParseHex(name.substr(16, 16), 16, &key->lo))
+    return false;
+  name.remove_prefix(32);
+  if (name.empty()) {
+    *generation = 0;
+    return true;
+  }
+  if (!name.starts_with(kGenerationMarker)) return false;
+  name.remove_prefix(kGenerationMarker.size());
+  return ParseHex(name, 16, generation) && *generation != 0;
 }
 
 }  // namespace ferry::kv

@@ -52,9 +52,15 @@ uint64_t PayloadChecksum(const void* data, uint64_t len);
 
 // Deterministic names, derived only from hex digits and numbers (never from user input).
 std::string PoolPrefix(const ChunkKey& seed, uint32_t worker_id);  // "ferry-kv.<16 hex>.w<id>"
-// Static pool: "<prefix>.slot<N>". Dynamic mode: "<prefix>.k<key hex 32>".
+// Static pool: "<prefix>.slot<N>". Dynamic mode: "<prefix>.k<key hex 32>.g<generation hex
+// 16>": each store of a key writes a file of its own, so removing an evicted copy can never
+// remove a newer one. Generation 0 names the files of releases before that ("<prefix>.k<key>").
 std::string SlotFileName(std::string_view pool_prefix, uint32_t slot);
 inline constexpr std::string_view kKeyFileMarker = ".k";
-std::string KeyFileName(std::string_view pool_prefix, const ChunkKey& key);
+inline constexpr std::string_view kGenerationMarker = ".g";
+std::string KeyFileName(std::string_view pool_prefix, const ChunkKey& key, uint64_t generation);
+// The key and generation of a dynamic-mode file name of this pool; false for any other name.
+bool ParseKeyFileName(std::string_view name, std::string_view pool_prefix, ChunkKey* key,
+                      uint64_t* generation);
 
 }  // namespace ferry::kv

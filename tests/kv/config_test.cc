@@ -169,10 +169,10 @@ TEST(KvConfig, PathRequiredForFileBackends) {
 
 TEST(KvConfig, PoolSizeAndSizes) {
   Status s = Validated("extra_config:\n  nixl_pool_size: -1\n  nixl_path: /x\n");
-  EXPECT_THAT(s.message(), HasSubstr("extra_config.nixl_pool_size must be >= 0"));
+  EXPECT_THAT(s.message(), HasSubstr("extra_config.nixl_pool_size must be 0..1048576"));
   EXPECT_TRUE(Validated("extra_config:\n  nixl_pool_size: 0\n  nixl_path: /x\n").ok());
   s = Validated("chunk_size: 0\nextra_config:\n  nixl_path: /x\n");
-  EXPECT_THAT(s.message(), HasSubstr("chunk_size must be a positive"));
+  EXPECT_THAT(s.message(), HasSubstr("chunk_size must be 1..1048576 tokens"));
   s = Validated("chunk_size: many\n");
   EXPECT_THAT(s.message(), HasSubstr("test.yaml:1:1: chunk_size: expected an integer, got 'many'"));
   s = Validated("extra_config:\n  nixl_pool_size: [1]\n");
@@ -273,6 +273,61 @@ TEST(KvConfig, EngineNamesMissingPluginAndBadParams) {
   c.nixl_buffer_size = 4096;
   s = Engine::Create(c, testing::SmallOptions(), &e);
   EXPECT_THAT(s.message(), HasSubstr("at least one chunk"));
+}
+
+}  // namespace
+}  // namespace ferry::kv
+
+namespace ferry::kv {
+namespace {
+
+// Numbers are bounded and checked, never narrowed: each of these once crashed, aborted or
+// silently changed meaning.
+TEST(KvConfigBounds, OutOfRangeNumbersAreRefusedByName) {
+  Status s = Validated("chunk_size: 9007199254740992\nextra_config:\n  nixl_path: /x\n");
+  EXPECT_EQ(s.code(), Code::kInvalidArgument);
+  EXPECT_THAT(s.message(), HasSubstr("chunk_size must be 1..1048576"));
+  s = Validated("extra_config:\n  nixl_pool_size: 4294967296\n  nixl_path: /x\n");
+  EXPECT_EQ(s.code(), Code::kInvalidArgument) << "2^32 must not become 0 (dynamic mode)";
+  EXPECT_THAT(s.message(), HasSubstr("nixl_pool_size must be 0..1048576"));
+  Config c;
+  ASSERT_TRUE(ParseConfigYaml("extra_config:\n  nixl_path: /x\n  nixl_max_storage_size: 4096\n",
+                              "t.yaml", &c)
+                  .ok());
+  s = ValidateConfig(c, /*chunk_bytes=*/8192);
+  EXPECT_EQ(s.code(), Code::kInvalidArgument);
+  EXPECT_THAT(s.message(), HasSubstr("nixl_max_storage_size"));
+  c.nixl_max_storage_size = 0;  // no limit
+  EXPECT_TRUE(ValidateConfig(c, 8192).ok());
+  c.nixl_buffer_size = uint64_t{1} << 62;
+  s = ValidateConfig(c, 4096);
+  EXPECT_EQ(s.code(), Code::kInvalidArgument) << "a page count past 32 bits is refused";
+  EXPECT_THAT(s.message(), HasSubstr("nixl_buffer_size"));
+}
+
+TEST(KvConfigBounds, ChunkSizeTimesGeometryOverflowingIsRefusedAtCreate) {
+  testing::TempDir dir;
+  Config c = testing::SmallConfig(dir.str());
+  c.chunk_size = 1 << 20;
+  EngineOptions o = testing::SmallOptions();
+  o.geometry = {4096, 4096, 65536, DType::kFp32, false};  // 2^41 bytes a token
+  std::unique_ptr<Engine> e;
+  Status s = Engine::Create(c, o, &e);
+  EXPECT_EQ(s.code(), Code::kInvalidArgument) << s.ToString();
+  o.geometry = {0, 1, 1, DType::kBf16, false};
+  s = Engine::Create(c, o, &e);
+  EXPECT_THAT(s.message(), HasSubstr("layers 1..4096"));
+}
+
+TEST(KvConfigYaml, ARepeatedKeyIsRefusedNamingBothLines) {
+  Config c;
+  Status s = ParseConfigYaml("chunk_size: 256\nextra_config:\n  nixl_path: /a\n  nixl_path: /b\n",
+                             "dup.yaml", &c);
+  EXPECT_EQ(s.code(), Code::kInvalidArgument);
+  EXPECT_THAT(s.message(), HasSubstr("dup.yaml:4:3: key 'nixl_path' appears twice"));
+  EXPECT_THAT(s.message(), HasSubstr("dup.yaml:3:3"));
+  s = ParseConfigYaml("chunk_size: 256\nchunk_size: 512\n", "dup.yaml", &c);
+  EXPECT_EQ(s.code(), Code::kInvalidArgument);
 }
 
 }  // namespace

@@ -209,7 +209,7 @@ TEST(KvStore, ClearRemovesOnlyFerryFiles) {
   }
   uint64_t removed = 0;
   ASSERT_TRUE(ClearStore(c, &removed).ok());
-  EXPECT_EQ(removed, 3u);
+  EXPECT_EQ(removed, 3u) << "the two slots and the pool's lock file";
   EXPECT_TRUE(std::filesystem::exists(dir.sub("keep.txt")));
   auto e = MakeEngine(c);
   EXPECT_EQ(e->Lookup(Prompt(0)), 0u);

@@ -104,13 +104,28 @@ grep -q "nixl_backend" bad.txt && grep -q "POSIX" bad.txt ||
   fail "bad backend message: $(cat bad.txt)"
 
 # 9. With the lookup benchmark: its figures are in the JSON, and its scratch pool is gone.
+#    A symlink planted at the name the benchmark once used leads nowhere: nothing is
+#    written through it.
+mkdir outside
+ln -s "$work/outside" pool/ferry-kv.lookup-bench
 "$kv" run --config config.yaml --model small --users 1 --turns 1 --json bench.json >/dev/null ||
   fail "run with the lookup benchmark exited $?"
+[ -z "$(ls outside)" ] || fail "the lookup benchmark wrote through a planted link: $(ls outside | head -3)"
+rm pool/ferry-kv.lookup-bench
 for k in lookup_32k_p99_us lookup_32k_hashed_p99_us lookup_32k_keys_only_p99_us; do
   v=$(field bench.json "$k")
   "$py" -c "import sys; sys.exit(0 if float(sys.argv[1]) > 0 else 1)" "$v" 2>/dev/null ||
     fail "lookup benchmark: $k is $v"
 done
-[ ! -e pool/ferry-kv.lookup-bench ] || fail "the lookup benchmark left its pool behind"
+[ -z "$(ls pool | grep lookup-bench)" ] || fail "the lookup benchmark left its pool behind: $(ls pool)"
+
+# 10. Out-of-range numbers on the command line are refused by name, never a crash.
+for bad in "--system-prompts 0" "--window-chunks 4000000000" "--queue-depth 0" "--users 0"; do
+  # shellcheck disable=SC2086
+  "$kv" run --config config.yaml --model small --no-lookup-bench $bad >range.txt 2>&1
+  rc=$?
+  [ "$rc" -ne 0 ] && [ "$rc" -lt 128 ] || fail "'$bad' exited $rc: $(cat range.txt)"
+  grep -q -- "${bad%% *}" range.txt || fail "'$bad': message does not name the option: $(cat range.txt)"
+done
 
 echo "ferry-kv CLI: all checks passed ($stored chunks stored)"

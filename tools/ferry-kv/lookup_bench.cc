@@ -1,7 +1,10 @@
 // Lookup latency micro-benchmark; see lookup_bench.h.
 #include "lookup_bench.h"
 
+#include <cerrno>
 #include <chrono>
+#include <cstdlib>
+#include <cstring>
 #include <filesystem>
 #include <vector>
 
@@ -57,7 +60,15 @@ std::string TimeLookups(ferry::kv::Engine& e, const std::vector<int32_t>& tokens
 LookupBench RunLookupBench(const ferry::kv::Config& base, uint32_t prompt_tokens) {
   LookupBench out;
   ferry::kv::Config c = base;
-  c.nixl_path = base.nixl_path + "/ferry-kv.lookup-bench";
+  // A fresh directory of our own (mkdtemp creates it, and fails rather than reuse a name),
+  // so nothing planted under a fixed name can redirect the scratch pool.
+  std::string scratch = base.nixl_path + "/ferry-kv.lookup-bench.XXXXXX";
+  if (::mkdtemp(scratch.data()) == nullptr) {
+    out.error = "creating the lookup benchmark's scratch directory in " + base.nixl_path + ": " +
+                std::strerror(errno);
+    return out;
+  }
+  c.nixl_path = scratch;
   c.nixl_pool_size = prompt_tokens / static_cast<uint32_t>(base.chunk_size) + 1;
   c.nixl_backend_params.clear();
   c.use_direct_io = false;

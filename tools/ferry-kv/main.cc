@@ -264,16 +264,23 @@ int main(int argc, char** argv) {
                   "LMCache YAML (default: $LMCACHE_CONFIG_FILE, else built-in)");
   run->add_option("--json", ra.json, "also write the results as JSON to FILE");
   run->add_option("--model", ra.model, "geometry preset: llama-3.1-8b | small");
-  run->add_option("--users", ra.w.users, "conversations");
-  run->add_option("--turns", ra.w.turns, "turns per conversation");
-  run->add_option("--system-prompts", ra.w.system_prompts, "shared system prompts");
-  run->add_option("--system-tokens", ra.w.system_tokens, "tokens per system prompt");
-  run->add_option("--returning", ra.w.returning, "users who return for a last turn");
-  run->add_option("--window-chunks", ra.w.window_chunks, "caller KV memory in chunks");
+  // Bounds keep a run's memory and time finite: the caller window alone is window-chunks
+  // chunks of KV (a few MiB each for real models).
+  run->add_option("--users", ra.w.users, "conversations")->check(CLI::Range(1u, 100000u));
+  run->add_option("--turns", ra.w.turns, "turns per conversation")->check(CLI::Range(1u, 1000u));
+  run->add_option("--system-prompts", ra.w.system_prompts, "shared system prompts")
+      ->check(CLI::Range(1u, 1024u));
+  run->add_option("--system-tokens", ra.w.system_tokens, "tokens per system prompt")
+      ->check(CLI::Range(0u, 1u << 20));
+  run->add_option("--returning", ra.w.returning, "users who return for a last turn")
+      ->check(CLI::Range(0u, 100000u));
+  run->add_option("--window-chunks", ra.w.window_chunks, "caller KV memory in chunks")
+      ->check(CLI::Range(1u, 4096u));
   run->add_option("--batch", ra.w.batch,
                   "requests per scheduler step, stored and loaded in batched calls")
       ->check(CLI::Range(1u, 1024u));
-  run->add_option("--queue-depth", ra.queue_depth, "chunk transfers in flight");
+  run->add_option("--queue-depth", ra.queue_depth, "chunk transfers in flight")
+      ->check(CLI::Range(1u, 4096u));
   run->add_option("--seed", ra.w.seed, "workload random seed");
   run->add_flag("--fresh", ra.fresh, "clear the cache first (always for the built-in config)");
   run->add_flag("--keep", ra.keep, "keep the built-in cache from the last run");

@@ -28,6 +28,12 @@ namespace ferry::kv {
 // matching agent plugin to exist.
 inline constexpr const char* kKnownBackends[] = {"GDS", "GDS_MT", "POSIX", "HF3FS", "OBJ"};
 
+// Bounds ValidateConfig enforces, so no value is silently narrowed.
+inline constexpr int64_t kMaxChunkSize = 1 << 20;       // tokens per chunk
+inline constexpr int64_t kMaxPoolSize = 1 << 20;        // static slots (files)
+inline constexpr uint64_t kMaxChunkBytes = 1ull << 34;  // 16 GiB of KV per chunk
+inline constexpr uint64_t kMaxPages = 1u << 24;         // chunk pages in nixl_buffer_size
+
 struct Config {
   // --- top level (LMCache names) ---
   int64_t chunk_size = 256;                // tokens per chunk, > 0

@@ -50,6 +50,11 @@ struct KvLayout {
   std::vector<void*> v;
   uint64_t capacity_tokens = 0;
   uint64_t first_token = 0;
+  // Where the memory is: host memory (kDram) today; GPU memory (kVram, `device` = the GPU
+  // ordinal, copies ordered on `stream`, a cudaStream_t) arrives with the GPU path.
+  MemKind kind = MemKind::kDram;
+  uint64_t device = 0;
+  void* stream = nullptr;
 
   static KvLayout Contiguous(void* base, uint64_t capacity_tokens, uint64_t first_token = 0);
   static KvLayout PerLayer(std::vector<void*> k, std::vector<void*> v, uint64_t capacity_tokens,
@@ -91,6 +96,7 @@ struct EngineStats {
   uint64_t corrupt_chunks = 0;  // header or checksum mismatch on read
   uint64_t load_failed_io = 0;
   uint64_t recovered_chunks = 0;  // found at start
+  uint64_t recovery_skipped = 0;  // files found at start that could not be read or wiped
   uint64_t resident_chunks = 0;   // visible now
   uint64_t capacity_chunks = 0;   // slots (static) or 0 = unlimited
 };
@@ -165,13 +171,21 @@ struct ScannedChunk {
 struct ScanReport {
   std::vector<ScannedChunk> chunks;  // every Ferry chunk file, valid or not
   uint64_t empty_slots = 0;          // pool slots holding nothing yet
+  // Pools a running engine holds. verify reads a mismatching chunk of such a pool again
+  // until it holds still: a chunk being written is not corrupt; other pools are locked for
+  // the scan.
+  std::vector<std::string> busy_pools;
 };
 
 // Reads every chunk file under config.nixl_path through the agent; with `verify` reads the
-// payloads too and checks their checksums. Needs a file backend.
+// payloads too and checks their checksums. Anything under a Ferry name that is not a
+// regular file, and a per-key file shorter than a header, is reported as a problem. Needs
+// a file backend.
 Status ScanStore(const Config& config, bool verify, ScanReport* report);
 
-// Removes every Ferry file (and only those) in config.nixl_path.
+// Removes every Ferry file (and only those) in config.nixl_path, holding each pool's lock
+// until its lock file, removed last, is gone; kBusy, removing nothing, while an engine
+// runs on any pool there.
 Status ClearStore(const Config& config, uint64_t* removed);
 
 }  // namespace ferry::kv

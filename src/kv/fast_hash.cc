@@ -1,4 +1,6 @@
-// Run-time choice between the SSE2, AVX2 and AVX-512 builds of XXH3.
+// Run-time choice between the baseline, AVX2 and AVX-512 builds of XXH3. The baseline
+// build is SSE2 on x86-64 and the platform's own vectors elsewhere (NEON on aarch64); the
+// wide builds exist on x86-64 only (FERRY_WIDE_HASH, set by CMake).
 #include "fast_hash.h"
 
 #include <vector>
@@ -16,8 +18,10 @@ namespace ferry::kv {
   uint64_t StreamDigest(const void* state);                                                        \
   }
 FERRY_DECLARE_HASH_NS(sse2)
+#ifdef FERRY_WIDE_HASH
 FERRY_DECLARE_HASH_NS(avx2)
 FERRY_DECLARE_HASH_NS(avx512)
+#endif
 #undef FERRY_DECLARE_HASH_NS
 
 namespace {
@@ -29,12 +33,14 @@ namespace {
   }
 
 std::vector<HashImpl> Usable() {
-  __builtin_cpu_init();  // may run before libgcc's own initializer in a shared library
   std::vector<HashImpl> v{FERRY_HASH_IMPL(sse2)};
+#ifdef FERRY_WIDE_HASH
+  __builtin_cpu_init();  // may run before libgcc's own initializer in a shared library
   if (__builtin_cpu_supports("avx2")) v.push_back(FERRY_HASH_IMPL(avx2));
   // The AVX-512 build is compiled for x86-64-v4 (F, BW, CD, DQ, VL). libgcc's check
   // includes the OS's consent (XCR0) to save the AVX-512 registers.
   if (__builtin_cpu_supports("x86-64-v4")) v.push_back(FERRY_HASH_IMPL(avx512));
+#endif
   return v;
 }
 #undef FERRY_HASH_IMPL

@@ -342,9 +342,13 @@ Status AgentImpl::MakeTransfer(XferOp op, const PreppedList& local,
                          " does not hold these registrations (register them with it)");
     candidates.push_back(std::move(be));
   } else {
-    for (auto& be : LiveBackends())
-      if (be->Covers(local.kind, target.kind, op) && holds_all(be.get()))
-        candidates.push_back(std::move(be));
+    // Under the lock, without copying the whole backend list: this runs per transfer.
+    std::shared_lock lk(backends_mu_);
+    for (const auto& be : backends_)
+      if (be && !be->retired.load(std::memory_order_relaxed) &&
+          be->Covers(local.kind, target.kind, op) && holds_all(be.get()))
+        candidates.push_back(be);
+    lk.unlock();
     if (candidates.empty())
       return Unsupported("no backend can move " + pair + " with both lists' registrations");
   }

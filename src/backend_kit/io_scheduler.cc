@@ -136,7 +136,10 @@ struct IoScheduler::DispatchFrame {
 };
 
 namespace {
-thread_local IoScheduler::DispatchFrame* t_frame = nullptr;
+// Initial-exec: a plugin is dlopen'ed, and a dynamic TLS block there is what GCC 12's
+// ThreadSanitizer failed to map shadow for (a pointer fits glibc's static TLS surplus).
+__attribute__((tls_model("initial-exec"))) thread_local IoScheduler::DispatchFrame* t_frame =
+    nullptr;
 }  // namespace
 
 void IoScheduler::Dispatch(std::vector<IoOp*>& batch, std::vector<Finished>& done) {

@@ -158,7 +158,8 @@ Status AgentImpl::DestroyBackend(BackendId id) {
 std::shared_ptr<BackendEntry> AgentImpl::FindBackend(BackendId id) const {
   std::shared_lock lk(backends_mu_);
   if (id.value == 0 || id.value > backends_.size()) return nullptr;
-  return backends_[id.value - 1];
+  const auto& be = backends_[id.value - 1];
+  return be && !be->retired.load() ? be : nullptr;
 }
 
 std::vector<std::shared_ptr<BackendEntry>> AgentImpl::LiveBackends() const {

@@ -53,6 +53,8 @@ class PendingIo {
   // The first transfer posted: kInProgress while in flight, else its outcome (OK when
   // none was posted). Does not block.
   Status FirstState() const;
+  // Whether Begin opened the chunk's home (so a failed store may remove what it made).
+  bool opened() const { return opened_; }
 
  private:
   friend class FileChunkStore;
@@ -60,6 +62,7 @@ class PendingIo {
   std::vector<std::unique_ptr<Transfer>> xfers_;
   RegHandle file_reg_;    // dynamic mode: the key's file, registered for this chunk only
   uint64_t file_id_ = 0;  // the file the transfers go to
+  bool opened_ = false;
 };
 
 class ChunkStore {

@@ -51,9 +51,16 @@ struct RecoverCtx {
 void VisitHeader(void* p, const ChunkLocation& loc, const uint8_t* bytes, uint64_t file_size) {
   auto* ctx = static_cast<RecoverCtx*>(p);
   EngineImpl* e = ctx->engine;
+  // Every name's generation counts, read or not: a new store must never reuse one.
+  ctx->max_generation = std::max(ctx->max_generation, loc.generation);
   ChunkHeader h;
   Status s = DecodeHeader(bytes, &h);
-  if (s.code() == Code::kNotFound) return;  // empty or invalidated slot
+  if (s.code() == Code::kNotFound) {
+    // A slot is simply empty; a dynamic file with no header is a store that never
+    // finished (a crash before its tail): never a chunk, so it goes.
+    if (e->storage_->dynamic()) ctx->to_wipe.push_back(loc);
+    return;
+  }
   const bool usable = s.ok() && h.seed == e->seed_ && h.geometry == e->g_ &&
                       h.chunk_size == e->chunk_size_ && file_size >= StoredBytes(h.payload_bytes) &&
                       (!e->storage_->dynamic() || h.key == loc.key);
@@ -63,7 +70,7 @@ void VisitHeader(void* p, const ChunkLocation& loc, const uint8_t* bytes, uint64
     ctx->to_wipe.push_back(loc);
     return;
   }
-  ctx->max_generation = std::max({ctx->max_generation, h.generation, loc.generation});
+  ctx->max_generation = std::max(ctx->max_generation, h.generation);
   // Dynamic files carry their generation in the name (0: written before that); the
   // index keeps that one, since it names the file.
   const uint64_t generation = e->storage_->dynamic() ? loc.generation : h.generation;
@@ -209,12 +216,12 @@ void EngineImpl::DropCorrupt(const ChunkKey& key, uint64_t generation) {
   }
 }
 
-void EngineImpl::AbortStore(const ChunkLocation& loc) {
+void EngineImpl::AbortStore(const ChunkLocation& loc, bool opened) {
   counters_.store_io.fetch_add(1);
   // Before the slot is freed for another store: a slot gets a zeroed header (pieces of
-  // the failed chunk may sit under an older header), a dynamic file made for this store
-  // alone is removed.
-  (void)storage_->Invalidate(loc);
+  // the failed chunk may sit under an older header), a dynamic file this store opened is
+  // removed. A name the store was refused (a link, someone else's file) is left alone.
+  if (opened || !storage_->dynamic()) (void)storage_->Invalidate(loc);
   index_->Abort(loc.key);
 }
 

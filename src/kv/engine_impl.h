@@ -55,8 +55,9 @@ class EngineImpl {
 
   // Drops a chunk found corrupt and wipes its stored copy.
   void DropCorrupt(const ChunkKey& key, uint64_t generation);
-  // A store of `loc` failed: the index forgets it and (dynamic mode) its file goes.
-  void AbortStore(const ChunkLocation& loc);
+  // A store of `loc` failed: the index forgets it and (dynamic mode, when `opened`: the
+  // store had opened its file) its file goes.
+  void AbortStore(const ChunkLocation& loc, bool opened);
 
   Config config_;
   EngineOptions options_;

@@ -143,7 +143,7 @@ Status EngineImpl::StoreMany(std::span<const StoreRequest> requests,
       counters_.bytes_stored.fetch_add(uint64_t{f.tokens} * g_.BytesPerToken());
       (*results)[f.request].chunks_written++;
     } else {
-      AbortStore({f.slot, f.key, f.generation});
+      AbortStore({f.slot, f.key, f.generation}, /*opened=*/true);
       if (failed[f.request].ok()) failed[f.request] = s.WithContext("storing chunk " + f.key.Hex());
     }
   };
@@ -208,9 +208,10 @@ Status EngineImpl::StoreMany(std::span<const StoreRequest> requests,
                      io.get(), &tail);
       if (!s.ok()) {
         (void)io->Wait();  // pieces already posted must finish before the page is reused
-        io.reset();        // and the file is let go before it is removed
+        const bool opened = io->opened();
+        io.reset();  // and the file is let go before it is removed
         pages_->Release(page);
-        AbortStore({res.slot, keys[i], generation});
+        AbortStore({res.slot, keys[i], generation}, opened);
         failed[r] = s.WithContext("storing chunk " + keys[i].Hex());
         continue;
       }

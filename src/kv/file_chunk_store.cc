@@ -206,6 +206,8 @@ FileChunkStore::~FileChunkStore() {
     if (slots_reg_.valid()) (void)agent_->DeregisterMem(slots_reg_);
     if (buffer_reg_.valid()) (void)agent_->DeregisterMem(buffer_reg_);
     if (buffer_ != nullptr) (void)agent_->FreeMem(buffer_);
+    // A borrowed agent outlives this engine: its backend (ring, threads, fds) goes now.
+    if (owned_agent_ == nullptr && backend_.valid()) (void)agent_->DestroyBackend(backend_);
   }
   owned_agent_.reset();
 }
@@ -221,6 +223,7 @@ Status FileChunkStore::Register(XferOp op, const ChunkLocation& loc, uint64_t by
                                 PendingIo* io) {
   io->agent_ = agent_;
   io->file_id_ = base_id_ + loc.slot;
+  io->opened_ = !dynamic();
   if (!dynamic()) return Status::Ok();
   io->file_id_ = NextFileId();
   const bool w = op == XferOp::kWrite;
@@ -229,9 +232,11 @@ Status FileChunkStore::Register(XferOp op, const ChunkLocation& loc, uint64_t by
   flags.reserve = w;  // a full disk fails here, and the backend removes the file it made
   RegOptions reg;
   reg.backends = {backend_};
-  return agent_->RegisterMem(
+  Status s = agent_->RegisterMem(
       MemDescList{MemKind::kFile, {FileByPath(PathOf(loc), io->file_id_, flags, 0, w ? bytes : 0)}},
       &io->file_reg_, reg);
+  io->opened_ = s.ok();
+  return s;
 }
 
 Status FileChunkStore::Begin(const ChunkLocation& loc, uint64_t bytes, PendingIo* io) {

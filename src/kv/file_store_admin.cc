@@ -165,6 +165,7 @@ Status ScanStore(const Config& config, bool verify, ScanReport* report) {
       continue;
     }
     s = ReadFile(a.agent.get(), a.backend, f.name, config.use_direct_io, buf.data(), kHeaderBytes);
+    if (busy && s.code() == Code::kNotFound) continue;  // evicted since the listing
     if (!s.ok()) {
       c.problem = "unreadable: " + s.message();
       report->chunks.push_back(c);
@@ -208,6 +209,10 @@ Status ScanStore(const Config& config, bool verify, ScanReport* report) {
           c.payload_ok = true;
           break;
         }
+        if (busy && s.code() == Code::kNotFound) {
+          c.payload_ok = true;  // evicted while we read: gone, not corrupt
+          break;
+        }
         if (busy && s.ok() && !same_header) {
           c.payload_ok = true;  // rewritten while we read: a newer chunk, not corruption
           c.problem.clear();
@@ -241,7 +246,9 @@ Status ClearStore(const Config& config, uint64_t* removed) {
     s = PoolLock::TryLock(a.dir, std::string(name.substr(0, name.size() - 5)), false, &lock);
     if (s.code() == Code::kBusy)
       return Status(Code::kBusy, "'" + f.name + "' is held by a running engine; nothing removed");
-    if (s.ok()) held.push_back(std::move(lock));
+    if (s.code() == Code::kNotFound) continue;  // gone since the listing: nothing to hold
+    if (!s.ok()) return s.WithContext("nothing removed");
+    held.push_back(std::move(lock));
   }
   MemDescList chunks{MemKind::kFile, {}}, lock_files{MemKind::kFile, {}};
   for (const ListEntry& f : a.files) {

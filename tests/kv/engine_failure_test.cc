@@ -291,3 +291,32 @@ TEST(KvFailure, EvictionRacingWithAStoreOfTheSameKeyLeavesNoGhost) {
 
 }  // namespace
 }  // namespace ferry::kv
+
+namespace ferry::kv {
+namespace {
+
+// A crash after a dynamic file was reserved but before its header landed leaves a full-size
+// file of zeros: never a chunk, so the next start removes it instead of leaving it
+// uncounted forever.
+TEST(KvFailureRecovery, ADynamicFileWithNoHeaderIsRemovedAtStart) {
+  testing::TempDir dir;
+  Config c = testing::SmallConfig(dir.str(), 0);
+  {
+    auto e = testing::MakeEngine(c);
+    ASSERT_TRUE(Store(*e, testing::Tokens(2 * testing::kChunk, 3)).ok());
+  }
+  auto files = FilesIn(dir.str(), ".k");
+  ASSERT_EQ(files.size(), 2u);
+  {
+    std::fstream f(dir.sub(files[0]), std::ios::in | std::ios::out | std::ios::binary);
+    const std::string zeros(4096, '\0');
+    f.write(zeros.data(), std::streamsize(zeros.size()));
+  }
+  auto e = testing::MakeEngine(c);
+  ASSERT_NE(e, nullptr);
+  EXPECT_EQ(e->Stats().recovered_chunks, 1u);
+  EXPECT_EQ(FilesIn(dir.str(), ".k").size(), 1u) << "the headerless file stayed";
+}
+
+}  // namespace
+}  // namespace ferry::kv

@@ -62,7 +62,7 @@ TEST(PosixXferArgsTest, PosixRefusesParametersItDoesNotTake) {
   Status s =
       h.agent().CreateTransfer(XferOp::kWrite, test::DramList({test::Dram(buf.data(), 4096)}),
                                test::FileList({{0, 4096, 1}}), "", &x, opt);
-  EXPECT_EQ(s.code(), Code::kInvalidArgument);
+  EXPECT_EQ(s.code(), Code::kUnsupported) << "not this backend: another may take it";
   EXPECT_THAT(s.message(), HasSubstr("priority"));
 }
 

@@ -69,6 +69,11 @@ Status OpenByPath(const std::string& path, const FileOpenFlags& f, uint64_t offs
     fd = open(path.c_str(), flags | O_CREAT | O_EXCL, 0600);
     created = fd >= 0;
     if (fd < 0 && errno == EEXIST) fd = open(path.c_str(), flags);  // lost a race: use it
+    // Some filesystems create the file and then refuse O_DIRECT: that file is ours.
+    if (fd < 0 && errno == EINVAL && f.direct) {
+      unlink(path.c_str());
+      errno = EINVAL;
+    }
   }
   if (fd < 0) {
     const int err = errno;
@@ -203,12 +208,13 @@ Status RemoveFile(const MemDesc& desc) {
   if (!s.ok()) return s;
   // unlink never follows a link: a symbolic link at the name is removed, not its target.
   if (unlink(path.c_str()) == 0 || errno == ENOENT) return Status::Ok();
-  if (errno == EISDIR || errno == EPERM) {
+  const int err = errno;
+  if (err == EISDIR || err == EPERM) {
     struct stat st {};
     if (lstat(path.c_str(), &st) == 0 && S_ISDIR(st.st_mode))
       return InvalidArgument("'" + path + "' is a directory; only files are removed");
   }
-  return ErrnoStatus(errno, "removing '" + path + "'");
+  return ErrnoStatus(err, "removing '" + path + "'");
 }
 
 Status ListFiles(std::string_view prefix, std::vector<ListEntry>* out) {
@@ -223,8 +229,14 @@ Status ListFiles(std::string_view prefix, std::vector<ListEntry>* out) {
   const int dfd = dirfd(d);
   std::string base =
       slash == std::string_view::npos ? "" : std::string(prefix.substr(0, slash + 1));
-  errno = 0;
-  while (dirent* e = readdir(d)) {
+  int err = 0;
+  for (;;) {
+    errno = 0;  // readdir returns null at the end and on error; only errno tells them apart
+    dirent* e = readdir(d);
+    if (e == nullptr) {
+      err = errno;
+      break;
+    }
     std::string_view name(e->d_name);
     if (name == "." || name == ".." || !name.starts_with(name_prefix)) continue;
     struct stat st {};
@@ -233,9 +245,7 @@ Status ListFiles(std::string_view prefix, std::vector<ListEntry>* out) {
     entry.name = base + std::string(name);
     Fill(st, &entry.info);
     out->push_back(std::move(entry));
-    errno = 0;
   }
-  const int err = errno;
   closedir(d);
   if (err != 0) return ErrnoStatus(err, "listing '" + dir + "'");
   std::sort(out->begin(), out->end(),

@@ -93,9 +93,10 @@ Status PosixBackend::Prepare(const PrepareSpec& spec, std::span<const IoSegment>
     return Unsupported("POSIX moves DRAM <-> FILE, not " +
                        std::string(MemKindName(spec.local_kind)) + " <-> " +
                        std::string(MemKindName(spec.target_kind)));
+  // Not an error of the caller's: the parameter may be for a backend after this one.
   if (!spec.args.params.empty())
-    return InvalidArgument("POSIX takes no per-transfer parameters, got '" +
-                           spec.args.params.begin()->first + "'");
+    return Unsupported("POSIX takes no per-transfer parameters, got '" +
+                       spec.args.params.begin()->first + "'");
   auto req = std::make_unique<PosixRequest>();
   req->write = spec.op == XferOp::kWrite;
   size_t pieces = 0;
@@ -181,9 +182,10 @@ Status PosixBackend::AllocMem(MemKind kind, uint64_t len, uint64_t dev_id, void*
   if (len > (uint64_t{1} << 46))
     return InvalidArgument("AllocMem: " + std::to_string(len) + " bytes is too large");
   void* p = mmap(nullptr, len, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
-  if (p == MAP_FAILED)
-    return {Code::kNoSpace,
-            "allocating " + std::to_string(len) + " bytes: " + std::strerror(errno)};
+  if (p == MAP_FAILED) {
+    const int err = errno;
+    return {Code::kNoSpace, "allocating " + std::to_string(len) + " bytes: " + std::strerror(err)};
+  }
   // Fewer TLB misses for large staging buffers; a hint, so its failure changes nothing.
   if (len >= (2u << 20)) (void)madvise(p, len, MADV_HUGEPAGE);
   *addr = p;

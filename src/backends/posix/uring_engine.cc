@@ -83,8 +83,8 @@ class UringEngine final : public IoEngine {
       std::vector<IoOp*> queued;
       queued.reserve(ops.size());
       for (IoOp* op : ops) {
-        if (broken_ != 0) {
-          failed.push_back({op, -broken_});
+        if (broken_.load() != 0) {
+          failed.push_back({op, -broken_.load()});
           continue;
         }
         if (op->req->cancelled.load(std::memory_order_relaxed)) {
@@ -106,7 +106,7 @@ class UringEngine final : public IoEngine {
         // so they cannot run later and complete twice.
         const size_t left = std::min<size_t>(io_uring_sq_ready(&ring_), queued.size());
         for (size_t i = queued.size() - left; i < queued.size(); ++i)
-          failed.push_back({queued[i], -broken_});
+          failed.push_back({queued[i], -broken_.load()});
       }
     }
     if (!failed.empty()) sink_->OnResults(failed);
@@ -114,7 +114,8 @@ class UringEngine final : public IoEngine {
 
   bool Drive(std::chrono::steady_clock::time_point deadline,
              const std::function<bool()>& done) override {
-    if (!timed_waits_) return false;
+    // A broken ring cannot re-arm the kick read: a waiter sleeps on its own condition.
+    if (!timed_waits_ || broken_.load() != 0) return false;
     std::unique_lock lk(cq_mu_, std::try_to_lock);
     if (!lk.owns_lock()) return false;  // the reaper or another waiter is at it
     io_uring_cq_eventfd_toggle(&ring_, false);
@@ -265,14 +266,14 @@ class UringEngine final : public IoEngine {
   // pass: retry, yielding, then sleeping. Any other error marks the ring broken (broken_,
   // the errno): returned, and every later Submit fails at once.
   int SubmitLocked() {
-    if (broken_ != 0) return broken_;
+    if (broken_.load() != 0) return broken_.load();
     for (int tries = 0; io_uring_sq_ready(&ring_) > 0; ++tries) {
       int rc = io_uring_submit(&ring_);
       if (rc > 0) continue;
       if (rc == 0) rc = -EIO;  // nothing taken and no reason: do not spin
       if (rc != -EAGAIN && rc != -EBUSY && rc != -EINTR) {
-        broken_ = -rc;
-        return broken_;
+        broken_.store(-rc);
+        return -rc;
       }
       if (tries < 100)
         std::this_thread::yield();
@@ -357,8 +358,9 @@ class UringEngine final : public IoEngine {
   std::atomic<bool> stopping_{false};
   std::thread reaper_;
 
-  std::mutex sq_mu_;                  // the submission side of the ring
-  int broken_ = 0;                    // errno of a hard submission failure; guarded by sq_mu_
+  std::mutex sq_mu_;  // the submission side of the ring
+  // errno of a hard submission failure; written under sq_mu_, read by Drive without it.
+  std::atomic<int> broken_{0};
   std::atomic<uint64_t> prepped_{0};  // Submit -> Reap ordering, for ThreadSanitizer only
 
   std::mutex cq_mu_;  // the completion side: held by the reaper or the driving waiter

@@ -81,8 +81,10 @@ struct FileOpenFlags {
   bool direct = false;  // O_DIRECT: offsets, lengths and buffers must be block aligned
   bool sync = false;    // O_DSYNC: a write completes only once durable
   bool create = false;  // create the file (mode 0600) if missing; needs write. Never
-                        // follows a symbolic link at the path; a file created here is
-                        // removed again if the registration then fails.
+                        // follows a symbolic link at the path; a file the backend created
+                        // is removed again if its own checks (owned_only, reserve) then
+                        // fail. A registration failing later (another descriptor, another
+                        // backend) leaves the created file in place.
   // The file must be a regular file owned by this process's user with no other hard link,
   // and not a symbolic link: nothing is written through a link or into someone else's file.
   bool owned_only = false;

@@ -320,3 +320,37 @@ TEST(KvFailureRecovery, ADynamicFileWithNoHeaderIsRemovedAtStart) {
 
 }  // namespace
 }  // namespace ferry::kv
+
+namespace ferry::kv {
+namespace {
+
+// Review finding H2, deterministically: the removal of an evicted copy may land after a new
+// store of the same key (the race). It must remove only the evicted copy's own file.
+TEST(KvFailureRecovery, RemovingAnEvictedCopyLateNeverRemovesANewerStoreOfTheKey) {
+  testing::TempDir dir;
+  Config c = testing::SmallConfig(dir.str(), 0);
+  c.nixl_max_storage_size = 8192;  // one chunk
+  EngineOptions o = testing::SmallOptions();
+  o.lookup_key_memo = false;
+  auto e = testing::MakeEngine(c, o);
+  ASSERT_NE(e, nullptr);
+  const auto a = testing::Tokens(testing::kChunk, 100);
+  const auto b = testing::Tokens(testing::kChunk, 200);
+  ASSERT_TRUE(Store(*e, a).ok());
+  const auto first = FilesIn(dir.str(), ".k");
+  ASSERT_EQ(first.size(), 1u);
+  const std::string evicted_name = first[0];
+  ASSERT_TRUE(Store(*e, b).ok());  // evicts a
+  ASSERT_TRUE(Store(*e, a).ok());  // evicts b, stores a again
+  // What the racing eviction would do last: remove the name the evicted copy had.
+  std::filesystem::remove(dir.sub(evicted_name));
+  ASSERT_EQ(e->Lookup(a), a.size());
+  std::vector<uint8_t> out(a.size() * SmallGeometry().BytesPerToken());
+  uint64_t restored = 0;
+  Status s = e->Retrieve(a, KvLayout::Contiguous(out.data(), a.size()), &restored);
+  EXPECT_TRUE(s.ok()) << s.ToString();
+  EXPECT_EQ(restored, a.size()) << "the index serves a chunk whose file is gone";
+}
+
+}  // namespace
+}  // namespace ferry::kv

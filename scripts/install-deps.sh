@@ -14,6 +14,23 @@ pkgs=(
   python3                            # bench scripts (Debian's /usr/bin/python3)
 )
 
+# cuFile for the GDS and GDS_MT plugins: from the CUDA toolkit when it has it, else the
+# pinned nvidia-cufile wheel (headers and library) in .venv, where cmake/FerryCuda.cmake
+# looks. Without a CUDA toolkit there is nothing to build it for.
+install_cufile_wheel() {
+  local cuda=${CUDA_HOME:-/usr/local/cuda}
+  [ -x "$cuda/bin/nvcc" ] || command -v nvcc >/dev/null || return 0
+  [ -f "$cuda/include/cufile.h" ] && return 0
+  local root
+  root=$(cd "$(dirname "$0")/.." && pwd)
+  if ! ls "$root"/.venv/lib/python3*/site-packages/nvidia/cu*/include/cufile.h >/dev/null 2>&1; then
+    echo "install-deps: nvidia-cufile wheel into $root/.venv"
+    "${PYTHON:-python3}" -m venv "$root/.venv"
+    "$root/.venv/bin/python" -m pip install -q --disable-pip-version-check -r "$root/scripts/requirements-build.txt"
+  fi
+}
+install_cufile_wheel
+
 missing=()
 for p in "${pkgs[@]}"; do
   dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" || missing+=("$p")

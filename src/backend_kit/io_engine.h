@@ -49,6 +49,12 @@ class IoEngine {
     return -1;
   }
   virtual void UnregisterFile(int index) { (void)index; }
+  // The text of an engine's own error number (cuFile's 5000s, say) that a result carried
+  // as -err; "" means "an errno", worded by strerror.
+  virtual std::string DescribeError(int err) const {
+    (void)err;
+    return {};
+  }
   // Completion driving, as Backend::Drive and Backend::Kick describe it.
   virtual bool Drive(std::chrono::steady_clock::time_point deadline,
                      const std::function<bool()>& done) {

@@ -72,6 +72,11 @@ void IoScheduler::MaybeFinishLocked(IoRequest* req, std::vector<Finished>* done)
   done->push_back({req->sink, std::move(s)});
 }
 
+Status IoScheduler::OpFailure(const IoOp& op, uint64_t done, int err) const {
+  const std::string text = engine_->DescribeError(err);
+  return text.empty() ? OpErrnoStatus(op, done, err) : OpEngineError(op, done, text);
+}
+
 void IoScheduler::OnResults(std::span<const IoResult> results) {
   std::vector<IoOp*> batch;
   std::vector<Finished> done;
@@ -95,7 +100,7 @@ void IoScheduler::OnResults(std::span<const IoResult> results) {
         if (req->error.ok()) {
           req->error = r.res == -ECANCELED && user_cancelled
                            ? Status(Code::kCancelled, "transfer cancelled")
-                           : OpErrnoStatus(*op, op->done, int(-r.res));
+                           : OpFailure(*op, op->done, int(-r.res));
         }
       } else if (r.res == 0) {
         if (req->error.ok()) req->error = OpNoProgress(*op, op->done);

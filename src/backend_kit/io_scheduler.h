@@ -40,6 +40,8 @@ class IoScheduler final : public IoSink {
   void FillLocked(std::vector<IoOp*>* batch);
   // Completes `req` if nothing of it is in flight and nothing more will be submitted.
   void MaybeFinishLocked(IoRequest* req, std::vector<Finished>* done);
+  // An op's failure, worded by the engine when the number is its own.
+  Status OpFailure(const IoOp& op, uint64_t done, int err) const;
   // Submits `batch`, then completes `done`. Results an engine reports from inside Submit
   // on this thread join the running Dispatch instead of nesting another.
   void Dispatch(std::vector<IoOp*>& batch, std::vector<Finished>& done);

@@ -16,6 +16,11 @@ Status OpErrnoStatus(const IoOp& op, uint64_t done, int err) {
   return ErrnoStatus(err, std::string(op.req->write ? "write " : "read ") + Where(op, done));
 }
 
+Status OpEngineError(const IoOp& op, uint64_t done, std::string_view text) {
+  return IoError(std::string(op.req->write ? "write " : "read ") + Where(op, done) + ": " +
+                 std::string(text));
+}
+
 Status OpNoProgress(const IoOp& op, uint64_t done) {
   if (op.req->write) return IoError("write made no progress at " + Where(op, done));
   return OpPastEnd(op, done);

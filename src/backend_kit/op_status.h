@@ -3,6 +3,7 @@
 #pragma once
 
 #include <cstdint>
+#include <string_view>
 
 #include "io_types.h"
 
@@ -10,7 +11,8 @@ namespace ferry::kit {
 
 // `done` is how many bytes of the op had moved when it failed.
 Status OpErrnoStatus(const IoOp& op, uint64_t done, int err);  // the system call failed
-Status OpNoProgress(const IoOp& op, uint64_t done);            // it moved 0 bytes
-Status OpPastEnd(const IoOp& op, uint64_t done);               // a read stopped at end of file
+Status OpEngineError(const IoOp& op, uint64_t done, std::string_view text);  // kIoError
+Status OpNoProgress(const IoOp& op, uint64_t done);                          // it moved 0 bytes
+Status OpPastEnd(const IoOp& op, uint64_t done);  // a read stopped at end of file
 
 }  // namespace ferry::kit

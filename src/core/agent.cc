@@ -350,8 +350,14 @@ Status AgentImpl::MakeTransfer(XferOp op, const PreppedList& local,
           be->Covers(local.kind, target.kind, op) && holds_all(be.get()))
         candidates.push_back(be);
     lk.unlock();
-    if (candidates.empty())
-      return Unsupported("no backend can move " + pair + " with both lists' registrations");
+    if (candidates.empty()) {
+      std::string why = "no backend can move " + pair + " with both lists' registrations";
+      for (const RegEntry* e : entries)
+        for (const auto& [be, reason] : e->refusals)
+          if (be->Covers(local.kind, target.kind, op) && why.find(reason) == std::string::npos)
+            why += "; " + reason;
+      return Unsupported(why);
+    }
   }
 
   // The first candidate that accepts the request; kUnsupported passes it on.

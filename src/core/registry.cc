@@ -117,8 +117,18 @@ Status Registry::Register(const MemDescList& list,
     for (const auto& be : backends) {
       void* md = nullptr;
       Status s = be->backend->RegisterMem(list.kind, list.descs[i], &md);
+      if (s.code() == Code::kUnsupported) {
+        // Not this backend's memory (GDS and a file on tmpfs, say): the others may take it.
+        entry->refusals.emplace_back(be.get(), be->plugin + ": " + s.message());
+        continue;
+      }
       if (!s.ok()) return s.WithContext(at(i) + " (" + be->plugin + ")");
       entry->mds.emplace_back(be, md);
+    }
+    if (entry->mds.empty() && !entry->refusals.empty()) {
+      std::string why = at(i) + ": no backend takes this " + std::string(MemKindName(list.kind));
+      for (const auto& [be, reason] : entry->refusals) why += "; " + reason;
+      return Unsupported(why);
     }
     entries.push_back(std::move(entry));
   }

@@ -26,6 +26,9 @@ struct RegEntry {
   MemDesc desc;
   uint64_t end;  // one past the last byte; UINT64_MAX for an open-ended FILE or OBJ registration
   std::vector<std::pair<std::shared_ptr<BackendEntry>, void*>> mds;
+  // Backends that answered kUnsupported for this region, with their reasons: a transfer
+  // no backend can take then says why.
+  std::vector<std::pair<const BackendEntry*, std::string>> refusals;
 
   ~RegEntry();
   // This backend's metadata for the region, or nullptr when not registered with it.

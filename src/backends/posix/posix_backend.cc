@@ -7,7 +7,6 @@
 #include <cstring>
 #include <string>
 
-#include "file_table.h"
 #include "inline_io.h"
 
 namespace ferry::posix {
@@ -64,8 +63,8 @@ Status PosixBackend::RegisterMem(MemKind kind, const MemDesc& desc, void** md) {
     return Status::Ok();
   }
   if (kind == MemKind::kFile) {
-    std::unique_ptr<FileMd> f;
-    Status s = OpenRegisteredFile(desc, &f);
+    auto f = std::make_unique<FileMd>();
+    Status s = kit::OpenRegisteredFile(desc, f.get());
     if (!s.ok()) return s;
     f->fixed_index = engine_->RegisterFile(f->fd);
     *md = f.release();
@@ -82,7 +81,7 @@ void PosixBackend::DeregisterMem(MemKind kind, void* md) {
   } else if (kind == MemKind::kFile) {
     auto* f = static_cast<FileMd*>(md);
     engine_->UnregisterFile(f->fixed_index);
-    CloseRegisteredFile(f);
+    kit::CloseRegisteredFile(f);
     delete f;
   }
 }
@@ -106,17 +105,8 @@ Status PosixBackend::Prepare(const PrepareSpec& spec, std::span<const IoSegment>
   for (const auto& s : segments) {
     const auto* mem = static_cast<const DramMd*>(s.local_md);
     const auto* file = static_cast<const FileMd*>(s.target_md);
-    if (file->direct) {
-      const bool ok = s.local_addr % file->mem_align == 0 &&
-                      s.target_addr % file->offset_align == 0 && s.len % file->offset_align == 0;
-      if (!ok)
-        return InvalidArgument(
-            "descriptor " + std::to_string(s.desc_index) + ": O_DIRECT on " + file->name +
-            " needs buffer address aligned to " + std::to_string(file->mem_align) +
-            " bytes and file offset and length to " + std::to_string(file->offset_align) +
-            " (got address " + std::to_string(s.local_addr) + ", offset " +
-            std::to_string(s.target_addr) + ", length " + std::to_string(s.len) + ")");
-    }
+    Status aligned = kit::CheckDirectAlignment(s, *file);
+    if (!aligned.ok()) return aligned;
     // Large descriptors become several ops so one I/O never exceeds max_request_size.
     for (uint64_t done = 0; done < s.len;) {
       const uint64_t n = std::min<uint64_t>(s.len - done, options_.max_request_size);
@@ -153,27 +143,17 @@ void PosixBackend::Cancel(BackendRequest* request) {
 Status PosixBackend::Query(MemKind kind, std::span<const MemDesc> descs,
                            std::vector<QueryResult>* out) {
   if (kind != MemKind::kFile) return Unsupported("POSIX answers queries for FILE only");
-  out->assign(descs.size(), QueryResult{});
-  for (size_t i = 0; i < descs.size(); ++i) {
-    Status s = StatFile(descs[i], &(*out)[i]);
-    if (!s.ok()) return s.WithContext("descriptor " + std::to_string(i));
-  }
-  return Status::Ok();
+  return kit::QueryFiles(descs, out);
 }
 
 Status PosixBackend::Remove(MemKind kind, std::span<const MemDesc> descs) {
   if (kind != MemKind::kFile) return Unsupported("POSIX removes FILEs only");
-  Status first;
-  for (size_t i = 0; i < descs.size(); ++i) {
-    Status s = RemoveFile(descs[i]);
-    if (!s.ok() && first.ok()) first = s.WithContext("descriptor " + std::to_string(i));
-  }
-  return first;
+  return kit::RemoveFiles(descs);
 }
 
 Status PosixBackend::List(MemKind kind, std::string_view prefix, std::vector<ListEntry>* out) {
   if (kind != MemKind::kFile) return Unsupported("POSIX lists FILEs only");
-  return ListFiles(prefix, out);
+  return kit::ListFiles(prefix, out);
 }
 
 Status PosixBackend::AllocMem(MemKind kind, uint64_t len, uint64_t dev_id, void** addr) {

@@ -7,6 +7,7 @@
 #include <string>
 
 #include "ferry/backend.h"
+#include "file_table.h"
 #include "io_engine.h"
 #include "io_types.h"
 
@@ -24,14 +25,9 @@ struct DramMd {
   int buf_index = -1;  // io_uring fixed-buffer slot, -1 when not registered with the ring
 };
 
-// A registered FILE.
-struct FileMd : kit::IoFile {
-  int fd = -1;
-  bool owned = false;          // opened by us (by path): closed at deregistration
-  uint32_t mem_align = 1;      // O_DIRECT buffer alignment
-  uint32_t offset_align = 1;   // O_DIRECT offset/length alignment
-  int fixed_index = -1;        // io_uring registered-file slot
-  bool memory_backed = false;  // a regular file on tmpfs, ramfs or hugetlbfs
+// A registered FILE: what the kit opened, plus the io_uring registered-file slot.
+struct FileMd : kit::OpenFile {
+  int fixed_index = -1;
 };
 
 inline const FileMd& FileOf(const IoOp& op) {

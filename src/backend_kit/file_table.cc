@@ -12,12 +12,12 @@
 #include <cerrno>
 #include <string>
 
-namespace ferry::posix {
+namespace ferry::kit {
 namespace {
 
 // O_DIRECT alignment as the filesystem reports it (statx STATX_DIOALIGN, Linux 6.1+);
 // 4096 when it does not say, which is safe on every common device.
-void DirectAlignment(int fd, FileMd* md) {
+void DirectAlignment(int fd, OpenFile* md) {
   md->mem_align = 4096;
   md->offset_align = 4096;
 #ifdef STATX_DIOALIGN
@@ -33,16 +33,16 @@ void DirectAlignment(int fd, FileMd* md) {
 // Refuses anything but a regular file or a block device, and notes whether the file's
 // pages are memory only, with no device behind them (see inline_io.h). A block device
 // node never is: its own filesystem (devtmpfs) says nothing about the device.
-Status CheckKind(int fd, FileMd* md) {
+Status CheckKind(int fd, OpenFile* md) {
   struct stat st {};
   if (fstat(fd, &st) != 0) return ErrnoStatus(errno, "stat " + md->name);
   if (S_ISDIR(st.st_mode)) return InvalidArgument(md->name + " is a directory, not a file");
   if (!S_ISREG(st.st_mode) && !S_ISBLK(st.st_mode))
     return InvalidArgument(md->name + " is neither a regular file nor a block device");
   struct statfs fs {};
+  if (S_ISREG(st.st_mode) && fstatfs(fd, &fs) == 0) md->fs_type = int64_t(fs.f_type);
   md->memory_backed =
-      S_ISREG(st.st_mode) && fstatfs(fd, &fs) == 0 &&
-      (fs.f_type == TMPFS_MAGIC || fs.f_type == RAMFS_MAGIC || fs.f_type == HUGETLBFS_MAGIC);
+      md->fs_type == TMPFS_MAGIC || md->fs_type == RAMFS_MAGIC || md->fs_type == HUGETLBFS_MAGIC;
   return Status::Ok();
 }
 
@@ -53,7 +53,7 @@ namespace {
 // Opens a by-path registration. With `create` a missing file is created (O_EXCL, so this
 // call knows it made it) and removed again if anything after the open fails.
 Status OpenByPath(const std::string& path, const FileOpenFlags& f, uint64_t offset, uint64_t len,
-                  FileMd* md) {
+                  OpenFile* md) {
   if (path.empty()) return InvalidArgument("FILE meta has an empty path");
   if (f.create && !f.write) return InvalidArgument("'" + path + "': create needs write");
   if (f.reserve && (!f.write || len == 0))
@@ -86,6 +86,8 @@ Status OpenByPath(const std::string& path, const FileOpenFlags& f, uint64_t offs
   }
   md->fd = fd;
   md->owned = true;
+  md->created = created;
+  md->path = path;
   md->direct = f.direct;
   auto fail = [&](Status s) {
     close(fd);
@@ -143,8 +145,7 @@ Status NamedPath(const MemDesc& desc, std::string* path) {
 
 }  // namespace
 
-Status OpenRegisteredFile(const MemDesc& desc, std::unique_ptr<FileMd>* out) {
-  auto md = std::make_unique<FileMd>();
+Status OpenRegisteredFile(const MemDesc& desc, OpenFile* md) {
   if (desc.meta.empty()) {
     // Registered by fd: the caller's descriptor, used as is.
     if (desc.dev_id > uint64_t(INT32_MAX))
@@ -153,7 +154,7 @@ Status OpenRegisteredFile(const MemDesc& desc, std::unique_ptr<FileMd>* out) {
     md->name = "fd " + std::to_string(md->fd);
     int fl = fcntl(md->fd, F_GETFL);
     if (fl < 0) return ErrnoStatus(errno, md->name + " is not an open file");
-    Status s = CheckKind(md->fd, md.get());
+    Status s = CheckKind(md->fd, md);
     if (!s.ok()) return s;
     md->direct = (fl & O_DIRECT) != 0;
   } else {
@@ -161,16 +162,53 @@ Status OpenRegisteredFile(const MemDesc& desc, std::unique_ptr<FileMd>* out) {
     FileOpenFlags f;
     if (!ParseFileMeta(desc.meta, &path, &f))
       return InvalidArgument("FILE meta '" + desc.meta +
-                             "' is not \"<flags>:<path>\" with flags from \"wdscpr\"");
-    Status s = OpenByPath(path, f, desc.addr, desc.len, md.get());
+                             "' is not \"<flags>:<path>\" with flags from \"wdscpa\"");
+    Status s = OpenByPath(path, f, desc.addr, desc.len, md);
     if (!s.ok()) return s;
   }
-  if (md->direct) DirectAlignment(md->fd, md.get());
-  *out = std::move(md);
+  if (md->direct) DirectAlignment(md->fd, md);
   return Status::Ok();
 }
 
-void CloseRegisteredFile(FileMd* md) {
+Status CheckDirectAlignment(const IoSegment& s, const OpenFile& file) {
+  if (!file.direct) return Status::Ok();
+  if (s.local_addr % file.mem_align == 0 && s.target_addr % file.offset_align == 0 &&
+      s.len % file.offset_align == 0)
+    return Status::Ok();
+  return InvalidArgument("descriptor " + std::to_string(s.desc_index) + ": O_DIRECT on " +
+                         file.name + " needs buffer address aligned to " +
+                         std::to_string(file.mem_align) + " bytes and file offset and length to " +
+                         std::to_string(file.offset_align) + " (got address " +
+                         std::to_string(s.local_addr) + ", offset " +
+                         std::to_string(s.target_addr) + ", length " + std::to_string(s.len) + ")");
+}
+
+std::string FilesystemName(int64_t fs_type) {
+  switch (fs_type) {
+    case TMPFS_MAGIC:
+      return "tmpfs";
+    case RAMFS_MAGIC:
+      return "ramfs";
+    case HUGETLBFS_MAGIC:
+      return "hugetlbfs";
+    case EXT4_SUPER_MAGIC:
+      return "ext4";  // also ext2/ext3: one magic
+    case XFS_SUPER_MAGIC:
+      return "xfs";
+    case BTRFS_SUPER_MAGIC:
+      return "btrfs";
+    case NFS_SUPER_MAGIC:
+      return "nfs";
+    case OVERLAYFS_SUPER_MAGIC:
+      return "overlayfs";
+    case FUSE_SUPER_MAGIC:
+      return "fuse";
+    default:
+      return "";
+  }
+}
+
+void CloseRegisteredFile(OpenFile* md) {
   if (md->owned && md->fd >= 0) close(md->fd);
   md->fd = -1;
 }
@@ -217,6 +255,24 @@ Status RemoveFile(const MemDesc& desc) {
   return ErrnoStatus(err, "removing '" + path + "'");
 }
 
+Status QueryFiles(std::span<const MemDesc> descs, std::vector<QueryResult>* out) {
+  out->assign(descs.size(), QueryResult{});
+  for (size_t i = 0; i < descs.size(); ++i) {
+    Status s = StatFile(descs[i], &(*out)[i]);
+    if (!s.ok()) return s.WithContext("descriptor " + std::to_string(i));
+  }
+  return Status::Ok();
+}
+
+Status RemoveFiles(std::span<const MemDesc> descs) {
+  Status first;
+  for (size_t i = 0; i < descs.size(); ++i) {
+    Status s = RemoveFile(descs[i]);
+    if (!s.ok() && first.ok()) first = s.WithContext("descriptor " + std::to_string(i));
+  }
+  return first;
+}
+
 Status ListFiles(std::string_view prefix, std::vector<ListEntry>* out) {
   const size_t slash = prefix.rfind('/');
   const std::string dir = slash == std::string_view::npos ? "."
@@ -253,4 +309,4 @@ Status ListFiles(std::string_view prefix, std::vector<ListEntry>* out) {
   return Status::Ok();
 }
 
-}  // namespace ferry::posix
+}  // namespace ferry::kit

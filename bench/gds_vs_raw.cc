@@ -4,39 +4,30 @@
 //   gds-vs-raw DIR [SIZE_MIB=32] [ITERATIONS=24] [ROUNDS=3]
 //
 // DIR must be on a block-device filesystem (cuFile refuses tmpfs). For each file mode
-// (O_DIRECT, buffered) and direction it writes a working set of 8 x SIZE to one file, then
-// times ITERATIONS transfers of SIZE each: the raw loop calls cuFileRead/cuFileWrite once
-// per transfer on a cuFileBufRegister'ed buffer; Ferry reposts one prepared transfer of one
-// descriptor. It prints each round's GB/s, the median ratio Ferry/raw, and PASS when the
-// ratio is at least 0.95.
+// (O_DIRECT, buffered) and direction it uses a working set of 8 x SIZE in one file and
+// times ITERATIONS transfers of SIZE each, after 8 untimed ones: the raw loop calls
+// cuFileRead/cuFileWrite once per transfer on a cuFileBufRegister'ed buffer; Ferry reposts
+// prepared transfers of one descriptor. It prints each round's GB/s, the median ratio
+// Ferry/raw, and PASS when the ratio is at least 0.95.
 #include <cuda_runtime_api.h>
 #include <cufile.h>
 #include <fcntl.h>
 #include <unistd.h>
 
-#include <algorithm>
-#include <chrono>
 #include <cstdio>
 #include <cstdlib>
-#include <memory>
 #include <string>
+#include <utility>
 #include <vector>
 
-#include "ferry/agent.h"
+#include "gpu_bench_util.h"
 
 namespace {
 
-using Clock = std::chrono::steady_clock;
-constexpr int kSlots = 8;  // working set = kSlots x size
-
-[[noreturn]] void Die(const std::string& m) {
-  std::fprintf(stderr, "gds-vs-raw: %s\n", m.c_str());
-  std::exit(1);
-}
-
-void Check(const ferry::Status& s, const char* what) {
-  if (!s.ok()) Die(std::string(what) + ": " + s.ToString());
-}
+using bench::Clock;
+using bench::Die;
+using bench::kSlots;
+using bench::Median;
 
 struct Setup {
   std::string path;
@@ -54,56 +45,24 @@ double RawRound(const Setup& st, bool write, int iters) {
   d.handle.fd = fd;
   CUfileHandle_t fh;
   if (cuFileHandleRegister(&fh, &d).err != CU_FILE_SUCCESS) Die("cuFileHandleRegister");
-  const auto t0 = Clock::now();
-  for (int i = 0; i < iters; ++i) {
+  auto one = [&](int i) {
     const off_t off = off_t((i % kSlots) * st.size);
     ssize_t n =
         write ? cuFileWrite(fh, st.gpu, st.size, off, 0) : cuFileRead(fh, st.gpu, st.size, off, 0);
     if (n != ssize_t(st.size)) Die("raw cuFile call moved " + std::to_string(n) + " bytes");
-  }
+  };
+  for (int i = 0; i < kSlots; ++i) one(i);  // untimed, as Ferry's rounds
+  const auto t0 = Clock::now();
+  for (int i = 0; i < iters; ++i) one(i);
   const double s = std::chrono::duration<double>(Clock::now() - t0).count();
   cuFileHandleDeregister(fh);
   close(fd);
   return double(st.size) * iters / s / 1e9;
 }
 
-// Ferry: one agent and backend per round (as a user's process has), transfers prepared
-// before the clock starts and reposted.
 double FerryRound(const Setup& st, const char* plugin, bool write, int iters) {
-  std::unique_ptr<ferry::Agent> agent;
-  Check(ferry::Agent::Create("bench", {}, &agent), "Agent::Create");
-  ferry::BackendId b;
-  Check(agent->CreateBackend(plugin, {}, &b), plugin);
-  ferry::RegHandle h;
-  ferry::MemDescList vram{ferry::MemKind::kVram,
-                          {{reinterpret_cast<uint64_t>(st.gpu), st.size, 0, ""}}};
-  Check(agent->RegisterMem(vram, &h), "register VRAM");
-  ferry::FileOpenFlags f;
-  f.write = true;
-  f.direct = st.direct;
-  ferry::MemDescList file{ferry::MemKind::kFile, {ferry::FileByPath(st.path, 1, f)}};
-  Check(agent->RegisterMem(file, &h), "register FILE");
-  std::vector<std::unique_ptr<ferry::Transfer>> xs(kSlots);
-  for (int i = 0; i < kSlots; ++i) {
-    ferry::XferDescList l{ferry::MemKind::kVram,
-                          {{reinterpret_cast<uint64_t>(st.gpu), st.size, 0}}};
-    ferry::XferDescList t{ferry::MemKind::kFile, {{i * st.size, st.size, 1}}};
-    Check(agent->CreateTransfer(write ? ferry::XferOp::kWrite : ferry::XferOp::kRead, l, t, "",
-                                &xs[i]),
-          "CreateTransfer");
-  }
-  const auto t0 = Clock::now();
-  for (int i = 0; i < iters; ++i) {
-    auto& x = xs[i % kSlots];
-    Check(x->Post(), "Post");
-    Check(x->Wait(std::chrono::seconds(60)), "Wait");
-  }
-  return double(st.size) * iters / std::chrono::duration<double>(Clock::now() - t0).count() / 1e9;
-}
-
-double Median(std::vector<double> v) {
-  std::sort(v.begin(), v.end());
-  return v[v.size() / 2];
+  return bench::FerryRound({plugin, {}, ferry::MemKind::kVram, st.gpu, st.size, st.path, st.direct},
+                           write, iters);
 }
 
 }  // namespace
@@ -133,22 +92,22 @@ int main(int argc, char** argv) {
     close(fd);
     for (bool write : {true, false}) {
       const char* op = write ? "write" : "read";
+      const char* mode = direct ? "O_DIRECT" : "buffered";
       std::vector<double> raw, gds, mt;
       for (int r = 0; r < rounds; ++r) {
         raw.push_back(RawRound(st, write, iters));
         gds.push_back(FerryRound(st, "GDS", write, iters));
         mt.push_back(FerryRound(st, "GDS_MT", write, iters));
-        std::printf("  %-8s %-5s round %d: raw %.2f GB/s, GDS %.2f, GDS_MT %.2f\n",
-                    direct ? "O_DIRECT" : "buffered", op, r + 1, raw.back(), gds.back(), mt.back());
+        std::printf("  %-8s %-5s round %d: raw %.2f GB/s, GDS %.2f, GDS_MT %.2f\n", mode, op, r + 1,
+                    raw.back(), gds.back(), mt.back());
       }
       const double base = Median(raw);
       for (auto [name, v] : {std::pair{"GDS", &gds}, std::pair{"GDS_MT", &mt}}) {
         const double ratio = Median(*v) / base;
         const bool pass = ratio >= 0.95;
         failures += !pass;
-        std::printf("%-8s %-5s %-6s %.2f GB/s vs raw cuFile %.2f GB/s: ratio %.2f %s\n",
-                    direct ? "O_DIRECT" : "buffered", op, name, Median(*v), base, ratio,
-                    pass ? "PASS" : "FAIL (target 0.95)");
+        std::printf("%-8s %-5s %-6s %.2f GB/s vs raw cuFile %.2f GB/s: ratio %.2f %s\n", mode, op,
+                    name, Median(*v), base, ratio, pass ? "PASS" : "FAIL (target 0.95)");
       }
     }
     unlink(st.path.c_str());

@@ -1,4 +1,4 @@
-// The shared I/O scheduler of file-like backends (POSIX; GDS_MT and HF3FS next): keeps at
+// The shared I/O scheduler of file-like backends (POSIX, GDS, GDS_MT; HF3FS next): keeps at
 // most `queue_depth` ops in the engine, queues the rest (backpressure, never failure),
 // continues short I/O, stops a request at its first error or on cancel, and completes each
 // request exactly once when its last op is back. A cancelled request completes kCancelled

@@ -47,6 +47,12 @@ class ThreadPoolEngine final : public IoEngine {
 
  private:
   void Work() {
+    void* worker = calls_.start_worker ? calls_.start_worker(calls_.context) : nullptr;
+    Loop(worker);
+    if (calls_.stop_worker) calls_.stop_worker(worker);
+  }
+
+  void Loop(void* worker) {
     for (;;) {
       IoOp* op;
       {
@@ -57,7 +63,7 @@ class ThreadPoolEngine final : public IoEngine {
         queue_.pop_front();
       }
       const int64_t res =
-          op->req->cancelled.load(std::memory_order_relaxed) ? -ECANCELED : calls_.run(*op);
+          op->req->cancelled.load(std::memory_order_relaxed) ? -ECANCELED : calls_.run(*op, worker);
       if (res == -EAGAIN || res == -EINTR) {
         Submit(std::span<IoOp* const>(&op, 1));  // try again later
         continue;

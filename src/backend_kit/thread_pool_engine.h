@@ -13,9 +13,15 @@ namespace ferry::kit {
 
 struct ThreadPoolCalls {
   // Moves the op's remainder (buf + done, off + done, len - done): bytes, or -errno.
-  int64_t (*run)(const IoOp& op);
+  // `worker` is the calling thread's state from start_worker (null without one).
+  int64_t (*run)(const IoOp& op, void* worker);
   // Text of a backend's own error number, as IoEngine::DescribeError; may be null.
   std::string (*describe)(int err) = nullptr;
+  // Optional per-thread state (a bounce buffer, say): made by each worker as it starts,
+  // with `context`, and destroyed by it as it stops.
+  void* (*start_worker)(void* context) = nullptr;
+  void (*stop_worker)(void* worker) = nullptr;
+  void* context = nullptr;
 };
 
 // nullptr with *error set when `threads` is 0.

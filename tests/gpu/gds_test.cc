@@ -1,5 +1,6 @@
-// GDS and GDS_MT: VRAM and DRAM <-> FILE through cuFile, every byte compared. Each test
-// skips itself on a machine without a GPU; the parameter checks run everywhere.
+// VRAM <-> FILE through GDS, GDS_MT (cuFile) and POSIX (pinned bounce buffers), and DRAM
+// through cuFile, every byte compared. Each test skips itself on a machine without a GPU;
+// the parameter checks run everywhere.
 #include <fcntl.h>
 #include <unistd.h>
 
@@ -39,21 +40,36 @@ class GdsHarness {
   const test::TempDir& dir() const { return dir_; }
   Status RegisterVram(const void* p, uint64_t len) {
     RegHandle h;
-    return test::RegisterOne(*agent_, MemKind::kVram, VramDesc(p, len), &h);
+    Status s = test::RegisterOne(*agent_, MemKind::kVram, VramDesc(p, len), &h);
+    if (s.ok()) handles_.push_back(h);
+    return s;
   }
   Status RegisterFile(const std::string& name, uint64_t id, bool direct) {
     RegHandle h;
-    return test::RegisterOne(*agent_, MemKind::kFile,
-                             FileByPath(dir_.File(name), id, test::RwCreate(direct)), &h);
+    Status s = test::RegisterOne(*agent_, MemKind::kFile,
+                                 FileByPath(dir_.File(name), id, test::RwCreate(direct)), &h);
+    if (s.ok()) handles_.push_back(h);
+    return s;
   }
+  // Before the memory is freed: cudaMalloc hands the same addresses out again.
+  void DeregisterAll() {
+    for (RegHandle h : handles_) (void)agent_->DeregisterMem(h);
+    handles_.clear();
+  }
+  // Deregisters at the end of a scope (declare it after the buffers it covers).
+  struct Scope {
+    GdsHarness& h;
+    ~Scope() { h.DeregisterAll(); }
+  };
 
  private:
   test::TempDir dir_ = test::GdsTempDir();
   std::unique_ptr<Agent> agent_;
   BackendId backend_;
+  std::vector<RegHandle> handles_;
 };
 
-class GdsTest : public ::testing::TestWithParam<std::string> {
+class VramFileTest : public ::testing::TestWithParam<std::string> {
  protected:
   void SetUp() override {
     FERRY_REQUIRE_GPU();
@@ -62,12 +78,15 @@ class GdsTest : public ::testing::TestWithParam<std::string> {
   GdsHarness h_;
 };
 
+class CufileOnlyTest : public VramFileTest {};
+
 // Random bytes through VRAM -> file -> another VRAM region, compared on the host; the
 // file is also read with pread, independently of cuFile.
 void VramRoundTrip(GdsHarness& h, uint64_t size, bool direct, uint64_t file_off) {
   DeviceBuffer src(size), dst(size);
   ASSERT_NE(src.data(), nullptr);
   ASSERT_NE(dst.data(), nullptr);
+  GdsHarness::Scope registrations{h};
   std::vector<uint8_t> data(size);
   test::FillRandom(data.data(), size, size + file_off);
   ASSERT_TRUE(test::ToDevice(src.data(), data.data(), size));
@@ -91,7 +110,7 @@ void VramRoundTrip(GdsHarness& h, uint64_t size, bool direct, uint64_t file_off)
   ASSERT_EQ(test::FirstDiff(back.data(), data.data(), size), -1) << "read-back differs";
 }
 
-TEST_P(GdsTest, VramRoundTripsFrom4KiBTo256MiBBuffered) {
+TEST_P(VramFileTest, VramRoundTripsFrom4KiBTo256MiBBuffered) {
   for (uint64_t size : {4 * kKiB, 64 * kKiB, 1 * kMiB, 16 * kMiB + 4 * kKiB, 256 * kMiB}) {
     SCOPED_TRACE(size);
     VramRoundTrip(h_, size, false, 4096);
@@ -99,7 +118,7 @@ TEST_P(GdsTest, VramRoundTripsFrom4KiBTo256MiBBuffered) {
   }
 }
 
-TEST_P(GdsTest, VramRoundTripsFrom4KiBTo256MiBDirect) {
+TEST_P(VramFileTest, VramRoundTripsFrom4KiBTo256MiBDirect) {
   for (uint64_t size : {4 * kKiB, 64 * kKiB, 1 * kMiB, 32 * kMiB, 256 * kMiB}) {
     SCOPED_TRACE(size);
     VramRoundTrip(h_, size, true, 8192);
@@ -107,7 +126,7 @@ TEST_P(GdsTest, VramRoundTripsFrom4KiBTo256MiBDirect) {
   }
 }
 
-TEST_P(GdsTest, UnalignedBufferedRoundTrip) {
+TEST_P(VramFileTest, UnalignedBufferedRoundTrip) {
   // Odd sizes and offsets: cuFile aligns memory itself; the scheduler continues short I/O.
   VramRoundTrip(h_, 100 * kKiB + 17, false, 12345);
 }
@@ -121,6 +140,7 @@ void ManyDescriptors(GdsHarness& h, unsigned n, uint64_t seed) {
   DeviceBuffer src(total), dst(total);
   ASSERT_NE(src.data(), nullptr);
   ASSERT_NE(dst.data(), nullptr);
+  GdsHarness::Scope registrations{h};
   std::vector<uint8_t> data(total);
   test::FillRandom(data.data(), total, seed);
   ASSERT_TRUE(test::ToDevice(src.data(), data.data(), total));
@@ -144,7 +164,7 @@ void ManyDescriptors(GdsHarness& h, unsigned n, uint64_t seed) {
   ASSERT_EQ(test::FirstDiff(back.data(), data.data(), total), -1);
 }
 
-TEST_P(GdsTest, BatchesOf1To512Descriptors) {
+TEST_P(VramFileTest, BatchesOf1To512Descriptors) {
   for (unsigned n : {1u, 7u, 128u, 129u, 512u}) {
     SCOPED_TRACE(n);
     ManyDescriptors(h_, n, n);
@@ -152,7 +172,7 @@ TEST_P(GdsTest, BatchesOf1To512Descriptors) {
   }
 }
 
-TEST_P(GdsTest, EightThreadsEachWithTheirOwnTransfers) {
+TEST_P(VramFileTest, EightThreadsEachWithTheirOwnTransfers) {
   constexpr int kThreads = 8, kRounds = 6;
   constexpr uint64_t kSize = 2 * kMiB;
   DeviceBuffer src(kThreads * kSize), dst(kThreads * kSize);
@@ -189,7 +209,7 @@ TEST_P(GdsTest, EightThreadsEachWithTheirOwnTransfers) {
   ASSERT_EQ(test::FirstDiff(back.data(), data.data(), data.size()), -1);
 }
 
-TEST_P(GdsTest, DramMovesThroughCuFileToo) {
+TEST_P(CufileOnlyTest, DramMovesThroughCuFileToo) {
   constexpr uint64_t kSize = 3 * kMiB;
   AlignedBuffer src(kSize), dst(kSize);
   test::FillRandom(src.data(), kSize, 3);
@@ -206,7 +226,7 @@ TEST_P(GdsTest, DramMovesThroughCuFileToo) {
   ASSERT_EQ(test::FirstDiff(src.data(), dst.data(), kSize), -1);
 }
 
-TEST_P(GdsTest, ReadPastTheEndOfAFileIsOutOfRange) {
+TEST_P(VramFileTest, ReadPastTheEndOfAFileIsOutOfRange) {
   DeviceBuffer buf(64 * kKiB);
   FERRY_ASSERT_OK(h_.RegisterVram(buf.data(), buf.size()));
   FERRY_ASSERT_OK(h_.RegisterFile("short", 1, false));
@@ -217,7 +237,7 @@ TEST_P(GdsTest, ReadPastTheEndOfAFileIsOutOfRange) {
   EXPECT_EQ(s.code(), Code::kOutOfRange) << s.ToString();
 }
 
-TEST_P(GdsTest, BadDevicePointersAreRefusedByName) {
+TEST_P(VramFileTest, BadDevicePointersAreRefusedByName) {
   RegHandle r;
   AlignedBuffer host(64 * kKiB);
   Status s = test::RegisterOne(h_.agent(), MemKind::kVram, VramDesc(host.data(), host.size()), &r);
@@ -247,7 +267,7 @@ TEST_P(GdsTest, BadDevicePointersAreRefusedByName) {
       test::RegisterOne(h_.agent(), MemKind::kVram, VramDesc(dev.data(), 1 * kMiB), &r));
 }
 
-TEST_P(GdsTest, AllocMemHandsOutDeviceAndPinnedMemory) {
+TEST_P(CufileOnlyTest, AllocMemHandsOutDeviceAndPinnedMemory) {
   void* v = nullptr;
   void* p = nullptr;
   FERRY_ASSERT_OK(h_.agent().AllocMem(MemKind::kVram, 8 * kMiB, 0, &v, h_.backend()));
@@ -267,31 +287,74 @@ TEST_P(GdsTest, AllocMemHandsOutDeviceAndPinnedMemory) {
   FERRY_EXPECT_OK(h_.agent().FreeMem(p));
 }
 
-TEST_P(GdsTest, AFileOnTmpfsIsRefusedSayingSoAndPosixTakesIt) {
+// cuFile may refuse a file on tmpfs (then the error says so, the file it created is gone,
+// and POSIX beside it takes the file), or accept it in compatibility mode (then it must
+// move the bytes right).
+TEST_P(CufileOnlyTest, AFileOnTmpfsIsRefusedSayingSoOrWorks) {
   test::TempDir shm(test::TempDir::Under{"/dev/shm"});
   ASSERT_TRUE(shm.ok());
   RegHandle r;
+  DeviceBuffer dev(64 * kKiB), back(64 * kKiB);
+  std::vector<uint8_t> data(64 * kKiB);
+  test::FillRandom(data.data(), data.size(), 64);
+  ASSERT_TRUE(test::ToDevice(dev.data(), data.data(), data.size()));
+  FERRY_ASSERT_OK(h_.RegisterVram(dev.data(), dev.size()));
+  FERRY_ASSERT_OK(h_.RegisterVram(back.data(), back.size()));
   Status s = test::RegisterOne(h_.agent(), MemKind::kFile,
                                FileByPath(shm.File("f"), 1, test::RwCreate()), &r);
+  if (s.ok()) {
+    FERRY_ASSERT_OK(RunXfer(h_.agent(), XferOp::kWrite, VramList({{dev.addr(), dev.size(), 0}}),
+                            FileList({{0, dev.size(), 1}})));
+    FERRY_ASSERT_OK(RunXfer(h_.agent(), XferOp::kRead, VramList({{back.addr(), back.size(), 0}}),
+                            FileList({{0, back.size(), 1}})));
+    std::vector<uint8_t> got = test::FromDevice(back.data(), back.size());
+    ASSERT_EQ(test::FirstDiff(got.data(), data.data(), data.size()), -1);
+    return;
+  }
   EXPECT_EQ(s.code(), Code::kUnsupported) << s.ToString();
   EXPECT_THAT(s.message(), HasSubstr("tmpfs"));
   EXPECT_NE(access(shm.File("f").c_str(), F_OK), 0) << "the refused registration left its file";
-
-  // With POSIX beside it the file registers (POSIX takes it), and a VRAM transfer to it
-  // says why no backend can move it.
   BackendId posix;
   FERRY_ASSERT_OK(h_.agent().CreateBackend("POSIX", {}, &posix));
   FERRY_ASSERT_OK(test::RegisterOne(h_.agent(), MemKind::kFile,
                                     FileByPath(shm.File("f"), 1, test::RwCreate()), &r));
-  DeviceBuffer dev(4096);
-  FERRY_ASSERT_OK(h_.RegisterVram(dev.data(), 4096));
-  s = RunXfer(h_.agent(), XferOp::kWrite, VramList({{dev.addr(), 4096, 0}}),
-              FileList({{0, 4096, 1}}));
-  EXPECT_EQ(s.code(), Code::kUnsupported) << s.ToString();
-  EXPECT_THAT(s.message(), HasSubstr("tmpfs"));
 }
 
-INSTANTIATE_TEST_SUITE_P(Cufile, GdsTest, ::testing::Values("GDS", "GDS_MT"));
+INSTANTIATE_TEST_SUITE_P(Backends, VramFileTest, ::testing::Values("GDS", "GDS_MT", "POSIX"));
+INSTANTIATE_TEST_SUITE_P(Cufile, CufileOnlyTest, ::testing::Values("GDS", "GDS_MT"));
+
+TEST(PosixVram, RoundTripsOnTmpfsWhereCuFileCannotGo) {
+  FERRY_REQUIRE_GPU();
+  test::TempDir shm(test::TempDir::Under{"/dev/shm"});
+  ASSERT_TRUE(shm.ok());
+  std::unique_ptr<Agent> agent;
+  FERRY_ASSERT_OK(test::MakeAgent(&agent));
+  BackendId b;
+  FERRY_ASSERT_OK(agent->CreateBackend("POSIX", {{"vram_bounce_size", "64K"}}, &b));
+  // Sizes around the bounce size: one chunk, two, an odd tail.
+  for (uint64_t size : {4 * kKiB, 64 * kKiB, 128 * kKiB, 1 * kMiB + 333}) {
+    SCOPED_TRACE(size);
+    DeviceBuffer src(size), dst(size);
+    std::vector<uint8_t> data(size);
+    test::FillRandom(data.data(), size, size);
+    ASSERT_TRUE(test::ToDevice(src.data(), data.data(), size));
+    RegHandle r1, r2, r;
+    FERRY_ASSERT_OK(test::RegisterOne(*agent, MemKind::kVram, VramDesc(src.data(), size), &r1));
+    FERRY_ASSERT_OK(test::RegisterOne(*agent, MemKind::kVram, VramDesc(dst.data(), size), &r2));
+    const uint64_t id = 100 + size;
+    FERRY_ASSERT_OK(
+        test::RegisterOne(*agent, MemKind::kFile,
+                          FileByPath(shm.File(std::to_string(size)), id, test::RwCreate()), &r));
+    FERRY_ASSERT_OK(RunXfer(*agent, XferOp::kWrite, VramList({{src.addr(), size, 0}}),
+                            FileList({{0, size, id}})));
+    FERRY_ASSERT_OK(RunXfer(*agent, XferOp::kRead, VramList({{dst.addr(), size, 0}}),
+                            FileList({{0, size, id}})));
+    std::vector<uint8_t> back = test::FromDevice(dst.data(), size);
+    ASSERT_EQ(test::FirstDiff(back.data(), data.data(), size), -1);
+    FERRY_ASSERT_OK(agent->DeregisterMem(r1));  // before cudaFree reuses the addresses
+    FERRY_ASSERT_OK(agent->DeregisterMem(r2));
+  }
+}
 
 TEST(GdsBatchPool, ABusyPoolQueuesWorkInsteadOfFailing) {
   FERRY_REQUIRE_GPU();

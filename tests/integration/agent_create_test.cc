@@ -59,7 +59,7 @@ TEST(AgentCreateTest, ManyAgentsInOneProcess) {
   EXPECT_EQ(b->name(), "b");
 }
 
-TEST(ListPluginsTest, PosixOffersDramAndFile) {
+TEST(ListPluginsTest, PosixOffersDramAndFileAndVramWithCuda) {
   std::unique_ptr<Agent> agent;
   FERRY_ASSERT_OK(MakeAgent(&agent));
   std::vector<PluginInfo> plugins = agent->ListPlugins();
@@ -70,13 +70,19 @@ TEST(ListPluginsTest, PosixOffersDramAndFile) {
   EXPECT_TRUE(posix->usable) << posix->error;
   EXPECT_FALSE(posix->version.empty());
   EXPECT_FALSE(posix->path.empty());
+  // DRAM <-> FILE always; VRAM <-> FILE (staged) when built with CUDA.
+#ifdef FERRY_HAVE_CUDA
+  ASSERT_EQ(posix->capabilities.size(), 2u);
+  EXPECT_EQ(CapabilityName(posix->capabilities[1]), "VRAM->FILE read/write");
+#else
   ASSERT_EQ(posix->capabilities.size(), 1u);
+  EXPECT_FALSE(AnyNames(posix->capabilities, MemKind::kVram));
+#endif
   const Capability& c = posix->capabilities[0];
   EXPECT_EQ(c.local, MemKind::kDram);
   EXPECT_EQ(c.target, MemKind::kFile);
   EXPECT_TRUE(c.read && c.write);
   EXPECT_EQ(CapabilityName(c), "DRAM->FILE read/write");
-  EXPECT_FALSE(AnyNames(posix->capabilities, MemKind::kVram));
 }
 
 TEST(ListPluginsTest, SortedByName) {

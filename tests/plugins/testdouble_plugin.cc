@@ -65,8 +65,9 @@ Code CodeFromName(const std::string& name, bool* ok) {
 class TestDoubleBackend final : public Backend, StorageNamespace, MemoryAllocator {
  public:
   TestDoubleBackend(uint64_t refuse_over, int64_t complete_delay_ms, bool drive,
-                    int64_t drive_linger_ms, int64_t destroy_delay_ms)
-      : refuse_over_(refuse_over),
+                    int64_t drive_linger_ms, int64_t destroy_delay_ms, std::string decline_files)
+      : decline_files_(std::move(decline_files)),
+        refuse_over_(refuse_over),
         complete_delay_(complete_delay_ms),
         drive_(drive),
         drive_linger_(drive_linger_ms),
@@ -89,6 +90,9 @@ class TestDoubleBackend final : public Backend, StorageNamespace, MemoryAllocato
         *md = new DramMd{};
         return Status::Ok();
       case MemKind::kFile:
+        // As GDS declines a file on tmpfs: not an error, just not this backend's file.
+        if (!decline_files_.empty() && desc.meta.find(decline_files_) != std::string::npos)
+          return Unsupported("TESTDOUBLE declines files named like '" + decline_files_ + "'");
         *md = new FileMd{desc.dev_id};
         return Status::Ok();
       case MemKind::kObj:
@@ -246,6 +250,7 @@ class TestDoubleBackend final : public Backend, StorageNamespace, MemoryAllocato
     return Status::Ok();
   }
 
+  const std::string decline_files_;
   const uint64_t refuse_over_;
   const std::chrono::milliseconds complete_delay_;
   const bool drive_;
@@ -278,12 +283,13 @@ class TestDoubleSpec final : public PluginSpec {
         {"drive_linger_ms", ParamType::kInt, "0", "Drive lasts at least this long", {}, {}},
         {"destroy_delay_ms", ParamType::kInt, "0", "the destructor sleeps this long", {}, {}},
         {"token", ParamType::kSecret, "", "a credential, for the no-echo tests", {}, {}},
+        {"decline_files", ParamType::kString, "", "decline FILE registrations naming this", {}, {}},
     };
   }
   Status Create(const ParamValues& p, std::unique_ptr<Backend>* out) const override {
     *out = std::make_unique<TestDoubleBackend>(
         p.GetSize("refuse_over"), p.GetInt("complete_delay_ms"), p.GetBool("drive"),
-        p.GetInt("drive_linger_ms"), p.GetInt("destroy_delay_ms"));
+        p.GetInt("drive_linger_ms"), p.GetInt("destroy_delay_ms"), p.GetString("decline_files"));
     return Status::Ok();
   }
 };

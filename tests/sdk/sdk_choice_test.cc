@@ -156,5 +156,40 @@ TEST_F(SdkChoiceTest, DestroyedBackendIsChosenForNothingNewWhileItsTransfersStil
   FERRY_EXPECT_OK(old->Wait(test::kWaitLimit));
 }
 
+// A backend declining a registration (kUnsupported, as GDS declines a tmpfs file) is left
+// out of it; the registration fails only when nobody takes the memory, and a transfer that
+// then finds no backend says why.
+TEST_F(SdkChoiceTest, ARegistrationOneBackendDeclinesGoesToTheOthers) {
+  BackendId dbl, posix;
+  Make(kDouble, {{"decline_files", "declined"}}, &dbl);
+  RegHandle h;
+  Status s = test::RegisterOne(*agent_, MemKind::kFile,
+                               FileByPath(dir_.File("declined"), 1, test::RwCreate()), &h);
+  EXPECT_EQ(s.code(), Code::kUnsupported) << s.ToString();
+  EXPECT_THAT(s.message(), HasSubstr("no backend takes this FILE"));
+  EXPECT_THAT(s.message(), HasSubstr("TESTDOUBLE declines files named like 'declined'"));
+
+  Make(test::kPosix, test::EngineParams("threads"), &posix);
+  FERRY_ASSERT_OK(
+      test::RegisterOne(*agent_, MemKind::kDram, DramDesc(buf_.data(), buf_.size()), &h));
+  FERRY_ASSERT_OK(test::RegisterOne(*agent_, MemKind::kFile,
+                                    FileByPath(dir_.File("declined"), 1, test::RwCreate()), &h));
+  // TESTDOUBLE comes first and covers DRAM->FILE write, but does not hold the file: POSIX
+  // moves it.
+  FERRY_ASSERT_OK(Create(XferOp::kWrite, 4096));
+  FERRY_ASSERT_OK(x_->Post());
+  FERRY_ASSERT_OK(x_->Wait(test::kWaitLimit));
+  XferOptions forced;
+  forced.backend = dbl;
+  s = Create(XferOp::kWrite, 4096, forced);
+  EXPECT_EQ(s.code(), Code::kUnsupported) << s.ToString();
+  EXPECT_THAT(s.message(), HasSubstr("does not hold these registrations"));
+  // With POSIX out of service, nothing can move it, and the error says why.
+  FERRY_ASSERT_OK(agent_->DestroyBackend(posix));
+  s = Create(XferOp::kWrite, 4096);
+  EXPECT_EQ(s.code(), Code::kUnsupported) << s.ToString();
+  EXPECT_THAT(s.message(), HasSubstr("TESTDOUBLE declines files named like 'declined'"));
+}
+
 }  // namespace
 }  // namespace ferry

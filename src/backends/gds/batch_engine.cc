@@ -2,6 +2,7 @@
 // `batch_limit` ops per submission and one submission at a time. Ops that find no free
 // handle wait in a FIFO here (a busy pool queues work, never fails it). Each handle has a
 // waiter thread that collects its batch's completions and hands the handle back.
+#include <algorithm>
 #include <cerrno>
 #include <chrono>
 #include <condition_variable>
@@ -12,6 +13,7 @@
 
 #include "cufile_driver.h"
 #include "gds_types.h"
+#include "thread_pool_engine.h"
 
 namespace ferry::gds {
 namespace {
@@ -19,11 +21,28 @@ namespace {
 // How long one cuFileBatchIOGetStatus call waits before the waiter checks for shutdown.
 constexpr long kStatusWaitNs = 50'000'000;
 
+// Entries in flight across all handles. cuFile stages a batch entry through one of its
+// bounce buffers (max_device_cache_size / per_buffer_cache_size of them) and, on the GPU
+// machine in compatibility mode, a submission that finds too few never returns: a batch of
+// 128 entries hung with the default 128 buffers, two of 64 worked, a third hung. Half the
+// buffers, at most, are ever asked for.
+unsigned EntryBudget() {
+  CUfileDrvProps_t props{};
+  if (cuFileDriverGetProperties(&props).err != CU_FILE_SUCCESS || props.per_buffer_cache_size == 0)
+    return 32;
+  const unsigned buffers = props.max_device_cache_size / props.per_buffer_cache_size;
+  unsigned budget = std::max(1u, buffers / 2);
+  if (props.max_batch_io_size > 0) budget = std::min(budget, props.max_batch_io_size);
+  return budget;
+}
+
 class BatchEngine final : public IoEngine {
  public:
-  BatchEngine(IoSink* sink, unsigned batch_limit) : sink_(sink), limit_(batch_limit) {}
+  BatchEngine(IoSink* sink, unsigned batch_limit)
+      : sink_(sink), budget_(EntryBudget()), limit_(std::min(batch_limit, budget_)) {}
 
   ~BatchEngine() override {
+    buffered_.reset();
     {
       std::lock_guard lk(mu_);
       stopping_ = true;
@@ -62,12 +81,28 @@ class BatchEngine final : public IoEngine {
   const char* name() const override { return "cufile-batch"; }
 
   void Submit(std::span<IoOp* const> ops) override {
+    std::vector<IoOp*> direct_ops;
+    if (buffered_) {
+      // Most submissions are all one kind: split only when they are mixed.
+      size_t direct = 0;
+      for (IoOp* op : ops) direct += op->file->direct;
+      if (direct == 0) return buffered_->Submit(ops);
+      if (direct < ops.size()) {
+        std::vector<IoOp*> buffered;
+        for (IoOp* op : ops) (op->file->direct ? direct_ops : buffered).push_back(op);
+        buffered_->Submit(buffered);
+        ops = direct_ops;
+      }
+    }
     {
       std::lock_guard lk(mu_);
       pending_.insert(pending_.end(), ops.begin(), ops.end());
     }
     Pump();
   }
+
+  // The synchronous path for buffered files (before Start; destroyed before the handles).
+  void set_buffered(std::unique_ptr<IoEngine> e) { buffered_ = std::move(e); }
 
   std::string DescribeError(int err) const override { return CufileOwnErrorText(err); }
 
@@ -92,10 +127,11 @@ class BatchEngine final : public IoEngine {
       unsigned n = 0;
       {
         std::lock_guard lk(mu_);
-        if (stopping_ || pending_.empty() || free_.empty()) return;
+        if (stopping_ || pending_.empty() || free_.empty() || inflight_ >= budget_) return;
         slot = free_.back();
         free_.pop_back();
-        while (n < limit_ && !pending_.empty()) {
+        const unsigned room = std::min(limit_, budget_ - inflight_);
+        while (n < room && !pending_.empty()) {
           IoOp* op = pending_.front();
           pending_.pop_front();
           if (op->req->cancelled.load(std::memory_order_relaxed))
@@ -103,10 +139,13 @@ class BatchEngine final : public IoEngine {
           else
             slot->ops[n++] = op;
         }
+        inflight_ += n;
       }
+      const unsigned taken = n;
       if (n > 0) n = SubmitBatch(slot, n, &cancelled);
       if (n == 0) {
         std::lock_guard lk(mu_);
+        inflight_ -= taken;
         free_.push_back(slot);
       }
       if (!cancelled.empty()) sink_->OnResults(cancelled);
@@ -210,6 +249,7 @@ class BatchEngine final : public IoEngine {
       {
         std::lock_guard lk(mu_);
         slot->submitted = false;
+        inflight_ -= slot->count;
         slot->count = 0;
         free_.push_back(slot);
       }
@@ -218,19 +258,28 @@ class BatchEngine final : public IoEngine {
   }
 
   IoSink* const sink_;
-  const unsigned limit_;
+  const unsigned budget_;  // entries in flight across all handles (EntryBudget)
+  const unsigned limit_;   // entries per batch
+  std::unique_ptr<IoEngine> buffered_;
   std::mutex mu_;
   bool stopping_ = false;
   std::deque<IoOp*> pending_;
   std::vector<Slot*> free_;
+  unsigned inflight_ = 0;  // entries taken from pending_ and not yet back
   std::vector<std::unique_ptr<Slot>> slots_;
 };
 
 }  // namespace
 
 std::unique_ptr<IoEngine> MakeBatchEngine(IoSink* sink, unsigned batch_limit, unsigned pool_size,
-                                          std::string* error) {
+                                          unsigned buffered_threads, std::string* error) {
   auto e = std::make_unique<BatchEngine>(sink, batch_limit);
+  if (buffered_threads > 0) {
+    auto b = kit::MakeThreadPoolEngine(sink, buffered_threads, {&RunCufileOp, &CufileOwnErrorText},
+                                       "cufile-buffered", error);
+    if (!b) return nullptr;
+    e->set_buffered(std::move(b));
+  }
   if (!e->Start(pool_size, error)) return nullptr;
   return e;
 }

@@ -7,7 +7,7 @@
 
 namespace ferry::gds {
 
-int64_t RunCufileOp(const IoOp& op) {
+int64_t RunCufileOp(const IoOp& op, void*) {
   const GpuMem& mem = MemOf(op);
   if (mem.device >= 0) {
     std::string why;

@@ -1,5 +1,6 @@
 #include "gds_backend.h"
 
+#include <fcntl.h>
 #include <unistd.h>
 
 #include <algorithm>
@@ -32,6 +33,8 @@ Status GdsBackend::Create(const GdsOptions& o, std::unique_ptr<Backend>* out) {
     return RangeError("batch_limit", o.batch_limit, 1, 4096);
   if (o.batch_pool_size < 1 || o.batch_pool_size > 1024)
     return RangeError("batch_pool_size", o.batch_pool_size, 1, 1024);
+  if (o.buffered_threads < 0 || o.buffered_threads > 1024)
+    return RangeError("buffered_threads", o.buffered_threads, 0, 1024);
   if (o.thread_count < 1 || o.thread_count > 1024)
     return RangeError("thread_count", o.thread_count, 1, 1024);
   if (o.max_request_size < 4096 || o.max_request_size > (1ull << 30) ||
@@ -43,8 +46,9 @@ Status GdsBackend::Create(const GdsOptions& o, std::unique_ptr<Backend>* out) {
   if (!s.ok()) return s;
   // GDS: every entry of every handle may be in flight. GDS_MT: a few ops per thread
   // queued, so a thread never waits for the scheduler between two ops.
-  const unsigned depth =
-      o.multi_thread ? unsigned(o.thread_count) * 4 : unsigned(o.batch_limit * o.batch_pool_size);
+  const unsigned depth = o.multi_thread
+                             ? unsigned(o.thread_count) * 4
+                             : unsigned(o.batch_limit * o.batch_pool_size + o.buffered_threads * 4);
   std::unique_ptr<GdsBackend> b(new GdsBackend(o, depth));
   std::string error;
   if (o.multi_thread)
@@ -53,7 +57,7 @@ Status GdsBackend::Create(const GdsOptions& o, std::unique_ptr<Backend>* out) {
                                   {&RunCufileOp, &CufileOwnErrorText}, "cufile-threads", &error);
   else
     b->engine_ = MakeBatchEngine(&b->scheduler_, unsigned(o.batch_limit),
-                                 unsigned(o.batch_pool_size), &error);
+                                 unsigned(o.batch_pool_size), unsigned(o.buffered_threads), &error);
   if (!b->engine_) return IoError(std::string(b->name_) + ": " + error);
   b->scheduler_.set_engine(b->engine_.get());
   *out = std::move(b);
@@ -91,15 +95,24 @@ Status GdsBackend::RegisterFile(const MemDesc& desc, void** md) {
   auto f = std::make_unique<GdsFile>();
   Status s = kit::OpenRegisteredFile(desc, f.get());
   if (!s.ok()) return s;
+  // cuFile refuses an O_DIRECT fd whose flags include O_NOFOLLOW (5019, "unsupported file
+  // open flags"), which every create/owned_only registration has. It gets its own open of
+  // the same file through /proc/self/fd, which follows no path the caller named.
+  const int fl = fcntl(f->fd, F_GETFL);
+  if (fl >= 0 && (fl & O_NOFOLLOW)) {
+    const std::string self = "/proc/self/fd/" + std::to_string(f->fd);
+    f->cufile_fd = open(self.c_str(), (fl & ~(O_NOFOLLOW | O_CREAT | O_EXCL)) | O_CLOEXEC);
+  }
   CUfileDescr_t d{};
   d.type = CU_FILE_HANDLE_TYPE_OPAQUE_FD;
-  d.handle.fd = f->fd;
+  d.handle.fd = f->cufile_fd >= 0 ? f->cufile_fd : f->fd;
   CUfileError_t e = cuFileHandleRegister(&f->handle, &d);
   if (e.err == CU_FILE_SUCCESS) {
     *md = f.release();
     return Status::Ok();
   }
   const std::string fs = kit::FilesystemName(f->fs_type);
+  if (f->cufile_fd >= 0) close(f->cufile_fd);
   kit::CloseRegisteredFile(f.get());
   if (f->created) unlink(f->path.c_str());
   if (f->memory_backed)
@@ -119,6 +132,7 @@ void GdsBackend::DeregisterMem(MemKind kind, void* md) {
   if (kind == MemKind::kFile) {
     auto* f = static_cast<GdsFile*>(md);
     cuFileHandleDeregister(f->handle);
+    if (f->cufile_fd >= 0) close(f->cufile_fd);
     kit::CloseRegisteredFile(f);
     delete f;
     return;

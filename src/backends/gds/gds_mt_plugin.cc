@@ -18,7 +18,7 @@ class GdsMtPluginSpec final : public PluginSpec {
          {},
          {}},
     };
-    for (auto& c : CommonParams()) p.push_back(std::move(c));
+    for (auto& c : CommonParams("32M")) p.push_back(std::move(c));
     return p;
   }
   Status Create(const ParamValues& p, std::unique_ptr<Backend>* out) const override {

@@ -14,12 +14,13 @@ inline std::vector<Capability> GdsCapabilities() {
           {MemKind::kVram, MemKind::kFile, true, true}};
 }
 
-// max_request_size and register_buffers.
-inline std::vector<ParamSpec> CommonParams() {
+// max_request_size (its default differs: docs/benchmarks.md, "GDS and GDS_MT") and
+// register_buffers.
+inline std::vector<ParamSpec> CommonParams(const char* max_request_default) {
   return {
       {"max_request_size",
        ParamType::kSize,
-       "16M",
+       max_request_default,
        "larger descriptors are split into cuFile I/Os of at most this size (4K multiple, <= 1G)",
        {},
        {}},

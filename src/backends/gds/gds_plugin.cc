@@ -14,7 +14,8 @@ class GdsPluginSpec final : public PluginSpec {
         {"batch_limit",
          ParamType::kInt,
          "128",
-         "most I/Os in one cuFile batch (1..4096; cuFile's properties.io_batchsize caps it)",
+         "most I/Os in one cuFile batch (1..4096); cuFile's bounce buffers cap the I/Os in flight "
+         "(README)",
          {},
          {}},
         {"batch_pool_size",
@@ -23,14 +24,22 @@ class GdsPluginSpec final : public PluginSpec {
          "cuFile batch handles; when all are busy, I/Os wait for one (1..1024)",
          {},
          {}},
+        {"buffered_threads",
+         ParamType::kInt,
+         "4",
+         "threads running synchronous cuFile calls for files opened without O_DIRECT, which "
+         "cuFile moves through the page cache in any mode (0 = batch API for those too; <= 1024)",
+         {},
+         {}},
     };
-    for (auto& c : CommonParams()) p.push_back(std::move(c));
+    for (auto& c : CommonParams("16M")) p.push_back(std::move(c));
     return p;
   }
   Status Create(const ParamValues& p, std::unique_ptr<Backend>* out) const override {
     GdsOptions o = CommonOptions(p);
     o.batch_limit = p.GetInt("batch_limit");  // ranges are checked by GdsBackend::Create
     o.batch_pool_size = p.GetInt("batch_pool_size");
+    o.buffered_threads = p.GetInt("buffered_threads");
     return GdsBackend::Create(o, out);
   }
 };

@@ -33,6 +33,7 @@ struct GpuMem {
 // A registered FILE: what the kit opened, plus its cuFile handle.
 struct GdsFile : kit::OpenFile {
   CUfileHandle_t handle = nullptr;
+  int cufile_fd = -1;  // a second open of the file for cuFile, when `fd` carries O_NOFOLLOW
 };
 
 struct GdsRequest final : kit::IoRequest {
@@ -47,13 +48,15 @@ inline const GpuMem& MemOf(const IoOp& op) {
   return *req.mem[size_t(&op - req.ops.data())];
 }
 
-// GDS's engine: ops go to cuFile's batch API from a pool of batch handles. nullptr with
-// *error set when the handles cannot be set up.
+// GDS's engine: ops on O_DIRECT files go to cuFile's batch API from a pool of batch
+// handles; ops on buffered files, which cuFile moves through the page cache in every mode,
+// run as synchronous cuFile calls on `buffered_threads` threads (none: batch too), where
+// they are faster. nullptr with *error set when the handles cannot be set up.
 std::unique_ptr<IoEngine> MakeBatchEngine(IoSink* sink, unsigned batch_limit, unsigned pool_size,
-                                          std::string* error);
+                                          unsigned buffered_threads, std::string* error);
 
 // GDS_MT's op: the remainder of `op` through synchronous cuFileRead/cuFileWrite on the
 // calling thread (making the buffer's GPU current first): bytes, or -errno / -cuFile error.
-int64_t RunCufileOp(const IoOp& op);
+int64_t RunCufileOp(const IoOp& op, void* worker);
 
 }  // namespace ferry::gds

@@ -8,14 +8,20 @@
 #include <string>
 
 #include "inline_io.h"
+#ifdef FERRY_POSIX_VRAM
+#include "device_memory.h"
+#endif
 
 namespace ferry::posix {
 
 PosixBackend::PosixBackend(const PosixOptions& options)
-    : options_(options), scheduler_(unsigned(options.queue_depth)) {}
+    : options_(options),
+      scheduler_(unsigned(options.queue_depth)),
+      vram_scheduler_(unsigned(options.vram_threads) * 2) {}
 
 PosixBackend::~PosixBackend() {
   engine_.reset();
+  vram_engine_.reset();
 }
 
 Status PosixBackend::Create(const PosixOptions& options, std::unique_ptr<Backend>* out) {
@@ -33,6 +39,16 @@ Status PosixBackend::Create(const PosixOptions& options, std::unique_ptr<Backend
   if (options.threads < 1 || options.threads > 1024)
     return InvalidArgument("parameter 'threads' must be 1..1024, got " +
                            std::to_string(options.threads));
+
+  if (options.vram_threads < 1 || options.vram_threads > 256)
+    return InvalidArgument("parameter 'vram_threads' must be 1..256, got " +
+                           std::to_string(options.vram_threads));
+  if (options.vram_bounce_size < (64 << 10) || options.vram_bounce_size > (256 << 20) ||
+      options.vram_bounce_size % 4096 != 0)
+    return InvalidArgument(
+        "parameter 'vram_bounce_size' must be a multiple of 4 KiB between 64 KiB and 256 MiB, "
+        "got " +
+        std::to_string(options.vram_bounce_size));
 
   std::unique_ptr<PosixBackend> b(new PosixBackend(options));
   std::string why_uring, why_aio, error;
@@ -52,6 +68,12 @@ Status PosixBackend::Create(const PosixOptions& options, std::unique_ptr<Backend
     return Unsupported(m);
   }
   b->scheduler_.set_engine(b->engine_.get());
+#ifdef FERRY_POSIX_VRAM
+  b->vram_engine_ = MakeVramEngine(&b->vram_scheduler_, unsigned(options.vram_threads),
+                                   &b->options_.vram_bounce_size, &error);
+  if (!b->vram_engine_) return Internal("POSIX VRAM staging: " + error);
+  b->vram_scheduler_.set_engine(b->vram_engine_.get());
+#endif
   *out = std::move(b);
   return Status::Ok();
 }
@@ -70,7 +92,16 @@ Status PosixBackend::RegisterMem(MemKind kind, const MemDesc& desc, void** md) {
     *md = f.release();
     return Status::Ok();
   }
-  return Unsupported("POSIX moves DRAM and FILE, not " + std::string(MemKindName(kind)));
+#ifdef FERRY_POSIX_VRAM
+  if (kind == MemKind::kVram) {
+    Status s = cuda::CheckDeviceRange(desc.addr, desc.len, desc.dev_id);
+    if (!s.ok()) return s;
+    *md = new VramMd{desc.addr, desc.len, int(desc.dev_id)};
+    return Status::Ok();
+  }
+#endif
+  return Unsupported("POSIX moves DRAM, VRAM (built with CUDA) and FILE, not " +
+                     std::string(MemKindName(kind)));
 }
 
 void PosixBackend::DeregisterMem(MemKind kind, void* md) {
@@ -78,6 +109,8 @@ void PosixBackend::DeregisterMem(MemKind kind, void* md) {
     auto* d = static_cast<DramMd*>(md);
     engine_->UnregisterBuffer(d->buf_index);
     delete d;
+  } else if (kind == MemKind::kVram) {
+    delete static_cast<VramMd*>(md);
   } else if (kind == MemKind::kFile) {
     auto* f = static_cast<FileMd*>(md);
     engine_->UnregisterFile(f->fixed_index);
@@ -88,7 +121,8 @@ void PosixBackend::DeregisterMem(MemKind kind, void* md) {
 
 Status PosixBackend::Prepare(const PrepareSpec& spec, std::span<const IoSegment> segments,
                              std::unique_ptr<BackendRequest>* out) {
-  if (spec.local_kind != MemKind::kDram || spec.target_kind != MemKind::kFile)
+  const bool vram = spec.local_kind == MemKind::kVram && vram_engine_ != nullptr;
+  if ((spec.local_kind != MemKind::kDram && !vram) || spec.target_kind != MemKind::kFile)
     return Unsupported("POSIX moves DRAM <-> FILE, not " +
                        std::string(MemKindName(spec.local_kind)) + " <-> " +
                        std::string(MemKindName(spec.target_kind)));
@@ -98,15 +132,20 @@ Status PosixBackend::Prepare(const PrepareSpec& spec, std::span<const IoSegment>
                        spec.args.params.begin()->first + "'");
   auto req = std::make_unique<PosixRequest>();
   req->write = spec.op == XferOp::kWrite;
+  req->vram = vram;
   size_t pieces = 0;
   for (const auto& s : segments)
     pieces += (s.len + options_.max_request_size - 1) / options_.max_request_size;
   req->ops.reserve(pieces);
   for (const auto& s : segments) {
-    const auto* mem = static_cast<const DramMd*>(s.local_md);
     const auto* file = static_cast<const FileMd*>(s.target_md);
-    Status aligned = kit::CheckDirectAlignment(s, *file);
+    // VRAM goes through page-aligned bounce buffers: only the file side must be aligned.
+    IoSegment checked = s;
+    if (vram) checked.local_addr = 0;
+    Status aligned = kit::CheckDirectAlignment(checked, *file);
     if (!aligned.ok()) return aligned;
+    const int buf_index = vram ? -1 : static_cast<const DramMd*>(s.local_md)->buf_index;
+    const uint64_t device = vram ? uint64_t(static_cast<const VramMd*>(s.local_md)->device) : 0;
     // Large descriptors become several ops so one I/O never exceeds max_request_size.
     for (uint64_t done = 0; done < s.len;) {
       const uint64_t n = std::min<uint64_t>(s.len - done, options_.max_request_size);
@@ -116,13 +155,14 @@ Status PosixBackend::Prepare(const PrepareSpec& spec, std::span<const IoSegment>
       io.buf = s.local_addr + done;
       io.off = s.target_addr + done;
       io.len = uint32_t(n);
-      io.buf_index = mem->buf_index;
+      io.buf_index = buf_index;
+      io.engine_tag = device;
       io.desc_index = s.desc_index;
       req->ops.push_back(io);
       done += n;
     }
   }
-  req->run_inline = options_.inline_max > 0 && CanRunInline(*req, options_.inline_max);
+  req->run_inline = !vram && options_.inline_max > 0 && CanRunInline(*req, options_.inline_max);
   *out = std::move(req);
   return Status::Ok();
 }
@@ -132,12 +172,13 @@ Status PosixBackend::Post(BackendRequest* request, CompletionSink* sink) {
   if (req->run_inline)
     sink->Complete(RunInline(*req));
   else
-    scheduler_.Post(req, sink);
+    SchedulerOf(*req).Post(req, sink);
   return Status::Ok();
 }
 
 void PosixBackend::Cancel(BackendRequest* request) {
-  scheduler_.Cancel(static_cast<PosixRequest*>(request));
+  auto* req = static_cast<PosixRequest*>(request);
+  SchedulerOf(*req).Cancel(req);
 }
 
 Status PosixBackend::Query(MemKind kind, std::span<const MemDesc> descs,

@@ -16,7 +16,9 @@ struct PosixOptions {
   uint64_t max_request_size = 32ull << 20;
   int64_t threads = 8;
   bool registered_buffers = true;
-  uint64_t inline_max = 256 << 10;  // see inline_io.h; 0 = never inline
+  uint64_t inline_max = 256 << 10;         // see inline_io.h; 0 = never inline
+  int64_t vram_threads = 4;                // VRAM staging workers (built with CUDA)
+  uint64_t vram_bounce_size = 4ull << 20;  // each worker's two pinned buffers
 };
 
 // Also the storage namespace of files (query, remove, list) and an allocator of
@@ -50,9 +52,15 @@ class PosixBackend final : public Backend, StorageNamespace, MemoryAllocator {
  private:
   explicit PosixBackend(const PosixOptions& options);
 
+  kit::IoScheduler& SchedulerOf(const PosixRequest& r) {
+    return r.vram ? vram_scheduler_ : scheduler_;
+  }
+
   const PosixOptions options_;
   kit::IoScheduler scheduler_;
-  std::unique_ptr<IoEngine> engine_;  // destroyed first: its threads call the scheduler
+  kit::IoScheduler vram_scheduler_;
+  std::unique_ptr<IoEngine> engine_;       // destroyed first: its threads call the scheduler
+  std::unique_ptr<IoEngine> vram_engine_;  // null when built without CUDA
 };
 
 }  // namespace ferry::posix

@@ -13,5 +13,11 @@ std::unique_ptr<IoEngine> MakeUringEngine(IoSink* sink, unsigned queue_depth, bo
                                           std::string* error);
 std::unique_ptr<IoEngine> MakeAioEngine(IoSink* sink, unsigned queue_depth, std::string* error);
 std::unique_ptr<IoEngine> MakeThreadEngine(IoSink* sink, unsigned threads, std::string* error);
+#ifdef FERRY_POSIX_VRAM
+// VRAM ops (IoOp::engine_tag = the GPU ordinal) staged through pinned buffers of
+// `*bounce_size` bytes (two per thread; the pointee outlives the engine).
+std::unique_ptr<IoEngine> MakeVramEngine(IoSink* sink, unsigned threads,
+                                         const uint64_t* bounce_size, std::string* error);
+#endif
 
 }  // namespace ferry::posix

@@ -10,7 +10,15 @@ class PosixPluginSpec final : public PluginSpec {
   const char* name() const override { return "POSIX"; }
   const char* version() const override { return "1.1"; }
   std::vector<Capability> capabilities() const override {
+#ifdef FERRY_POSIX_VRAM
+    return {{MemKind::kDram, MemKind::kFile, true, true},
+            { MemKind::kVram,
+              MemKind::kFile,
+              true,
+              true }};
+#else
     return {{MemKind::kDram, MemKind::kFile, true, true}};
+#endif
   }
 
   std::vector<ParamSpec> params() const override {
@@ -46,6 +54,18 @@ class PosixPluginSpec final : public PluginSpec {
          "buffered requests of at most this many bytes on tmpfs/ramfs run inside Post (0 = never)",
          {},
          {}},
+        {"vram_threads",
+         ParamType::kInt,
+         "4",
+         "VRAM transfers: threads staging through pinned buffers (1..256; built with CUDA)",
+         {},
+         {}},
+        {"vram_bounce_size",
+         ParamType::kSize,
+         "4M",
+         "VRAM transfers: each staging thread's two pinned buffers (4K multiple, 64K..256M)",
+         {},
+         {}},
     };
   }
 
@@ -57,6 +77,8 @@ class PosixPluginSpec final : public PluginSpec {
     o.max_request_size = p.GetSize("max_request_size");
     o.registered_buffers = p.GetBool("registered_buffers");
     o.inline_max = p.GetSize("inline_max");
+    o.vram_threads = p.GetInt("vram_threads");
+    o.vram_bounce_size = p.GetSize("vram_bounce_size");
     return PosixBackend::Create(o, out);
   }
 };

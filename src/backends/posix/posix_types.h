@@ -25,6 +25,13 @@ struct DramMd {
   int buf_index = -1;  // io_uring fixed-buffer slot, -1 when not registered with the ring
 };
 
+// A registered VRAM region (POSIX built with CUDA): staged through pinned buffers.
+struct VramMd {
+  uint64_t addr;
+  uint64_t len;
+  int device;
+};
+
 // A registered FILE: what the kit opened, plus the io_uring registered-file slot.
 struct FileMd : kit::OpenFile {
   int fixed_index = -1;
@@ -36,6 +43,7 @@ inline const FileMd& FileOf(const IoOp& op) {
 
 struct PosixRequest final : kit::IoRequest {
   bool run_inline = false;  // fixed at Prepare: Post moves the data itself (inline_io.h)
+  bool vram = false;        // local memory is VRAM: the staging engine's (vram_engine.cc)
 };
 
 }  // namespace ferry::posix

@@ -10,7 +10,7 @@
 namespace ferry::posix {
 namespace {
 
-int64_t RunPositional(const IoOp& op) {
+int64_t RunPositional(const IoOp& op, void*) {
   void* buf = reinterpret_cast<void*>(op.buf + op.done);
   const size_t len = op.len - op.done;
   const off_t off = static_cast<off_t>(op.off + op.done);

@@ -1,0 +1,78 @@
+// What the GPU benchmarks share: failing loudly, medians, and timing a Ferry transfer
+// reposted over a working set of slots of one file.
+#pragma once
+
+#include <algorithm>
+#include <chrono>
+#include <cstdio>
+#include <cstdlib>
+#include <memory>
+#include <string>
+#include <vector>
+
+#include "ferry/agent.h"
+
+namespace bench {
+
+using Clock = std::chrono::steady_clock;
+constexpr int kSlots = 8;  // working set = kSlots x size
+
+[[noreturn]] inline void Die(const std::string& m) {
+  std::fprintf(stderr, "bench: %s\n", m.c_str());
+  std::exit(1);
+}
+
+inline void Check(const ferry::Status& s, const std::string& what) {
+  if (!s.ok()) Die(what + ": " + s.ToString());
+}
+
+inline double Median(std::vector<double> v) {
+  std::sort(v.begin(), v.end());
+  return v[v.size() / 2];
+}
+
+struct FerryCase {
+  const char* plugin;
+  ferry::Params params;
+  ferry::MemKind kind;  // DRAM or VRAM
+  void* buf;
+  uint64_t size;
+  std::string path;
+  bool direct;
+};
+
+// GB/s of `iters` transfers of c.size, one at a time (post, wait), cycling over kSlots
+// slots of the file. A fresh agent and backend per round, as a process has; kSlots
+// transfers run before the clock starts so that every worker thread has warmed up.
+inline double FerryRound(const FerryCase& c, bool write, int iters) {
+  std::unique_ptr<ferry::Agent> agent;
+  Check(ferry::Agent::Create("bench", {}, &agent), "Agent::Create");
+  ferry::BackendId b;
+  Check(agent->CreateBackend(c.plugin, c.params, &b), c.plugin);
+  const uint64_t addr = reinterpret_cast<uint64_t>(c.buf);
+  ferry::RegHandle h;
+  Check(agent->RegisterMem({c.kind, {{addr, c.size, 0, ""}}}, &h), "register memory");
+  ferry::FileOpenFlags f;
+  f.write = true;
+  f.direct = c.direct;
+  Check(agent->RegisterMem({ferry::MemKind::kFile, {ferry::FileByPath(c.path, 1, f)}}, &h),
+        "register " + c.path);
+  std::vector<std::unique_ptr<ferry::Transfer>> xs(kSlots);
+  for (int i = 0; i < kSlots; ++i)
+    Check(agent->CreateTransfer(write ? ferry::XferOp::kWrite : ferry::XferOp::kRead,
+                                {c.kind, {{addr, c.size, 0}}},
+                                {ferry::MemKind::kFile, {{i * c.size, c.size, 1}}}, "", &xs[i]),
+          "CreateTransfer");
+  auto run = [&](int i) {
+    auto& x = xs[i % kSlots];
+    Check(x->Post(), "Post");
+    Check(x->Wait(std::chrono::seconds(60)), "Wait");
+  };
+  for (int i = 0; i < kSlots; ++i) run(i);
+  const auto t0 = Clock::now();
+  for (int i = 0; i < iters; ++i) run(i);
+  const double s = std::chrono::duration<double>(Clock::now() - t0).count();
+  return double(c.size) * iters / s / 1e9;
+}
+
+}  // namespace bench

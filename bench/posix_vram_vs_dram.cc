@@ -1,0 +1,115 @@
+// posix-vram-vs-dram: the POSIX backend moving GPU memory (staged through pinned bounce
+// buffers, the GPU copy overlapped with the file I/O) against the same backend moving
+// host memory, same file, sizes and queue depth (one transfer at a time), alternating.
+//
+//   posix-vram-vs-dram DIR... [--sizes 1,32] [--iterations 24] [--rounds 3]
+//
+// For each directory (tmpfs and a disk, say), size in MiB and direction it prints each
+// round's GB/s, the median ratio VRAM/DRAM, and PASS at 0.9 or more. It also measures the
+// machine's pinned host<->device copy rate, the ceiling of any staged path.
+#include <cuda_runtime_api.h>
+#include <fcntl.h>
+#include <sys/mman.h>
+#include <unistd.h>
+
+#include <algorithm>
+#include <cstdio>
+#include <cstring>
+#include <string>
+#include <vector>
+
+#include "gpu_bench_util.h"
+
+namespace {
+
+using bench::Clock;
+using bench::Die;
+using bench::Median;
+
+double PinnedCopyGBs(void* gpu, uint64_t size, cudaMemcpyKind kind) {
+  void* host = nullptr;
+  if (cudaHostAlloc(&host, size, cudaHostAllocPortable) != cudaSuccess) Die("cudaHostAlloc");
+  auto once = [&] {
+    if (kind == cudaMemcpyHostToDevice)
+      (void)cudaMemcpy(gpu, host, size, kind);
+    else
+      (void)cudaMemcpy(host, gpu, size, kind);
+  };
+  once();
+  const auto t0 = Clock::now();
+  for (int i = 0; i < 10; ++i) once();
+  const double s = std::chrono::duration<double>(Clock::now() - t0).count();
+  cudaFreeHost(host);
+  return double(size) * 10 / s / 1e9;
+}
+
+}  // namespace
+
+int main(int argc, char** argv) {
+  std::vector<std::string> dirs;
+  std::vector<long> sizes = {1, 32};
+  int iters = 24, rounds = 3;
+  for (int i = 1; i < argc; ++i) {
+    const std::string a = argv[i];
+    if ((a == "--sizes" || a == "--iterations" || a == "--rounds") && i + 1 < argc) {
+      const std::string v = argv[++i];
+      if (a == "--iterations") iters = std::atoi(v.c_str());
+      if (a == "--rounds") rounds = std::atoi(v.c_str());
+      if (a == "--sizes") {
+        sizes.clear();
+        for (size_t p = 0; p < v.size();) {
+          sizes.push_back(std::atol(v.c_str() + p));
+          p = v.find(',', p);
+          if (p == std::string::npos) break;
+          ++p;
+        }
+      }
+    } else {
+      dirs.push_back(a);
+    }
+  }
+  if (dirs.empty())
+    Die("usage: posix-vram-vs-dram DIR... [--sizes 1,32] [--iterations N] [--rounds N]");
+  for (long s : sizes)
+    if (s < 1 || s > 4096) Die("sizes must be 1..4096 MiB");
+  if (iters < 1 || iters > 100000 || rounds < 1 || rounds > 99) Die("bad --iterations/--rounds");
+  const uint64_t max = uint64_t(*std::max_element(sizes.begin(), sizes.end())) << 20;
+  void* gpu = nullptr;
+  if (cudaMalloc(&gpu, max) != cudaSuccess) Die("cudaMalloc");
+  (void)cudaMemset(gpu, 0x3C, max);
+  void* host = mmap(nullptr, max, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
+  if (host == MAP_FAILED) Die("mmap");
+  std::memset(host, 0x3C, max);
+  std::printf("pinned copy, %lu MiB: host->device %.1f GB/s, device->host %.1f GB/s\n",
+              (unsigned long)(max >> 20), PinnedCopyGBs(gpu, max, cudaMemcpyHostToDevice),
+              PinnedCopyGBs(gpu, max, cudaMemcpyDeviceToHost));
+  int failures = 0;
+  for (const std::string& dir : dirs) {
+    for (long mib : sizes) {
+      const uint64_t size = uint64_t(mib) << 20;
+      const std::string path = dir + "/posix-vram-vs-dram";
+      int fd = open(path.c_str(), O_RDWR | O_CREAT, 0600);
+      if (fd < 0 || ftruncate(fd, off_t(size * bench::kSlots)) != 0) Die("creating " + path);
+      close(fd);
+      for (bool write : {true, false}) {
+        std::vector<double> dram, vram;
+        for (int r = 0; r < rounds; ++r) {
+          bench::FerryCase c{"POSIX", {}, ferry::MemKind::kDram, host, size, path, false};
+          dram.push_back(bench::FerryRound(c, write, iters));
+          c.kind = ferry::MemKind::kVram;
+          c.buf = gpu;
+          vram.push_back(bench::FerryRound(c, write, iters));
+        }
+        const double ratio = Median(vram) / Median(dram);
+        failures += ratio < 0.9;
+        std::printf("%-10s %4ld MiB %-5s POSIX VRAM %.2f GB/s vs DRAM %.2f GB/s: ratio %.2f %s\n",
+                    dir.c_str(), mib, write ? "write" : "read", Median(vram), Median(dram), ratio,
+                    ratio >= 0.9 ? "PASS" : "FAIL (target 0.9)");
+      }
+      unlink(path.c_str());
+    }
+  }
+  munmap(host, max);
+  cudaFree(gpu);
+  return failures == 0 ? 0 : 2;
+}

@@ -1,0 +1,164 @@
+#include "bounce_stager.h"
+
+#include <cuda_runtime_api.h>
+
+#include <algorithm>
+
+#include "device_memory.h"
+
+namespace ferry::cuda {
+namespace {
+
+int64_t CudaFail(cudaError_t e) {
+  (void)cudaGetLastError();
+  return -int64_t(kCudaErrorBase + int(e));
+}
+
+cudaStream_t S(void* s) {
+  return static_cast<cudaStream_t>(s);
+}
+cudaEvent_t E(void* e) {
+  return static_cast<cudaEvent_t>(e);
+}
+
+}  // namespace
+
+std::string StagingErrorText(int err) {
+  if (err < kCudaErrorBase) return {};
+  return "staging through host memory: " + CudaErrorText(err - kCudaErrorBase);
+}
+
+BounceStager::~BounceStager() {
+  Release();
+}
+
+void BounceStager::Release() {
+  if (device_ < 0) return;
+  std::string why;
+  if (MakeCurrent(device_, &why)) {
+    if (stream_) (void)cudaStreamSynchronize(S(stream_));
+    for (void* e : done_)
+      if (e) (void)cudaEventDestroy(E(e));
+    if (stream_) (void)cudaStreamDestroy(S(stream_));
+  }
+  for (uint8_t* h : host_)
+    if (h) (void)cudaFreeHost(h);
+  host_[0] = host_[1] = nullptr;
+  done_[0] = done_[1] = nullptr;
+  stream_ = nullptr;
+  device_ = -1;
+}
+
+int BounceStager::Prepare(int device) {
+  if (device == device_) return 0;
+  Release();
+  std::string why;
+  if (!MakeCurrent(device, &why)) return int(cudaErrorInvalidDevice);
+  cudaError_t e = cudaSuccess;
+  cudaStream_t s = nullptr;
+  if (e == cudaSuccess) e = cudaStreamCreateWithFlags(&s, cudaStreamNonBlocking);
+  stream_ = s;
+  for (int i = 0; i < 2 && e == cudaSuccess; ++i) {
+    void* h = nullptr;
+    e = cudaHostAlloc(&h, chunk_, cudaHostAllocPortable);
+    host_[i] = static_cast<uint8_t*>(h);
+    cudaEvent_t ev = nullptr;
+    if (e == cudaSuccess) e = cudaEventCreateWithFlags(&ev, cudaEventDisableTiming);
+    done_[i] = ev;
+  }
+  device_ = device;
+  if (e != cudaSuccess) {
+    (void)cudaGetLastError();
+    Release();
+    return int(e);
+  }
+  return 0;
+}
+
+uint64_t BounceStager::ChunkFor(uint64_t len) const {
+  // A quarter of the transfer (64 KiB granules) up to the buffer size: a small transfer
+  // still has a chunk in copy while another is in I/O.
+  const uint64_t quarter = (len / 4 + 0xFFFF) & ~uint64_t(0xFFFF);
+  return std::clamp<uint64_t>(quarter, std::min<uint64_t>(64 << 10, chunk_), chunk_);
+}
+
+int64_t BounceStager::FromDevice(int device, uint64_t src, uint64_t len, const HostIo& write) {
+  if (int e = Prepare(device); e != 0) return -int64_t(kCudaErrorBase + e);
+  const uint64_t chunk = ChunkFor(len);  // this transfer's
+  const uint64_t chunks = (len + chunk - 1) / chunk;
+  auto copy = [&](uint64_t k) {
+    const int b = int(k % 2);
+    const uint64_t n = std::min(chunk, len - k * chunk);
+    cudaError_t e = cudaMemcpyAsync(host_[b], reinterpret_cast<const void*>(src + k * chunk), n,
+                                    cudaMemcpyDeviceToHost, S(stream_));
+    if (e == cudaSuccess) e = cudaEventRecord(E(done_[b]), S(stream_));
+    return e;
+  };
+  if (cudaError_t e = copy(0); e != cudaSuccess) return CudaFail(e);
+  uint64_t moved = 0;
+  int64_t result = 0;
+  for (uint64_t k = 0; k < chunks; ++k) {
+    const int b = int(k % 2);
+    const uint64_t n = std::min(chunk, len - k * chunk);
+    cudaError_t e = cudaEventSynchronize(E(done_[b]));
+    // The next chunk's copy runs while this one is written.
+    if (e == cudaSuccess && k + 1 < chunks) e = copy(k + 1);
+    if (e != cudaSuccess) {
+      result = CudaFail(e);
+      break;
+    }
+    const int64_t w = write(host_[b], n, k * chunk);
+    if (w < 0) {
+      result = w;
+      break;
+    }
+    moved += uint64_t(w);
+    if (uint64_t(w) < n) break;
+  }
+  // Nothing of ours may still be copying when the caller goes on.
+  (void)cudaStreamSynchronize(S(stream_));
+  return moved > 0 ? int64_t(moved) : result;
+}
+
+int64_t BounceStager::ToDevice(int device, uint64_t dst, uint64_t len, const HostIo& read) {
+  if (int e = Prepare(device); e != 0) return -int64_t(kCudaErrorBase + e);
+  const uint64_t chunk = ChunkFor(len);  // this transfer's
+  const uint64_t chunks = (len + chunk - 1) / chunk;
+  uint64_t moved = 0;
+  int64_t result = 0;
+  bool recorded[2] = {false, false};
+  for (uint64_t k = 0; k < chunks; ++k) {
+    const int b = int(k % 2);
+    const uint64_t n = std::min(chunk, len - k * chunk);
+    // The buffer's previous copy to the device must be done before it is refilled; the
+    // other buffer's copy runs meanwhile.
+    if (recorded[b]) {
+      if (cudaError_t e = cudaEventSynchronize(E(done_[b])); e != cudaSuccess) {
+        result = CudaFail(e);
+        break;
+      }
+    }
+    const int64_t r = read(host_[b], n, k * chunk);
+    if (r < 0) {
+      result = r;
+      break;
+    }
+    if (r > 0) {
+      cudaError_t e = cudaMemcpyAsync(reinterpret_cast<void*>(dst + k * chunk), host_[b],
+                                      uint64_t(r), cudaMemcpyHostToDevice, S(stream_));
+      if (e == cudaSuccess) e = cudaEventRecord(E(done_[b]), S(stream_));
+      if (e != cudaSuccess) {
+        result = CudaFail(e);
+        break;
+      }
+      recorded[b] = true;
+      moved += uint64_t(r);
+    }
+    if (uint64_t(r) < n) break;  // end of file
+  }
+  if (cudaError_t e = cudaStreamSynchronize(S(stream_)); e != cudaSuccess && result >= 0)
+    return CudaFail(e);
+  return moved > 0 || result == 0 ? int64_t(moved) : result;
+}
+
+}  // namespace ferry::cuda

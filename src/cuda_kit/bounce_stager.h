@@ -1,0 +1,53 @@
+// Moving device memory through a host-only I/O call (pread/pwrite, an HTTP body) via
+// pinned bounce buffers, with the GPU copy of one chunk overlapped with the I/O of the
+// next: two buffers of `chunk` bytes, one being copied on a CUDA stream while the other is
+// written or read.
+//
+// One stager per thread that uses it (a backend's worker thread owns one): it is not
+// thread-safe. Buffers and the stream are created at the first use, on the GPU of that
+// use, so an idle stager costs nothing and needs no GPU.
+#pragma once
+
+#include <cstdint>
+#include <functional>
+#include <string>
+
+namespace ferry::cuda {
+
+// Error numbers the stager returns as negatives, above every errno.
+inline constexpr int kCudaErrorBase = 1 << 20;
+// Text of -result for a stager error number (a CUDA error), "" for an errno.
+std::string StagingErrorText(int err);
+
+class BounceStager {
+ public:
+  // Consumes or fills `len` bytes at `host`, the chunk's position `pos` from the start of
+  // the transfer: returns the bytes done (fewer only at end of file), or -errno.
+  using HostIo = std::function<int64_t(uint8_t* host, uint64_t len, uint64_t pos)>;
+
+  explicit BounceStager(uint64_t chunk) : chunk_(chunk) {}
+  ~BounceStager();
+  BounceStager(const BounceStager&) = delete;
+  BounceStager& operator=(const BounceStager&) = delete;
+
+  // Device memory [src, src + len) on GPU `device` -> `write`, in order. Returns the bytes
+  // written from the start (all of them, or up to the first short write), or a negative
+  // errno / -(kCudaErrorBase + cudaError) when nothing was written.
+  int64_t FromDevice(int device, uint64_t src, uint64_t len, const HostIo& write);
+  // `read` -> device memory [dst, dst + len). A short read (end of file) ends it; returns
+  // the bytes that reached the device, or a negative number as above.
+  int64_t ToDevice(int device, uint64_t dst, uint64_t len, const HostIo& read);
+
+ private:
+  int Prepare(int device);  // 0, or a CUDA error number
+  uint64_t ChunkFor(uint64_t len) const;
+  void Release();
+
+  const uint64_t chunk_;
+  int device_ = -1;
+  uint8_t* host_[2] = {nullptr, nullptr};
+  void* stream_ = nullptr;              // cudaStream_t
+  void* done_[2] = {nullptr, nullptr};  // cudaEvent_t: the copy of buffer i finished
+};
+
+}  // namespace ferry::cuda

@@ -34,8 +34,9 @@ BounceStager::~BounceStager() {
 
 void BounceStager::Release() {
   if (device_ < 0) return;
-  std::string why;
-  if (MakeCurrent(device_, &why)) {
+  // Possibly on a caller's thread (a backend's destructor): leave its device as it was.
+  ScopedDevice scope{uint64_t(device_)};
+  if (scope.status().ok()) {
     if (stream_) (void)cudaStreamSynchronize(S(stream_));
     for (void* e : done_)
       if (e) (void)cudaEventDestroy(E(e));

@@ -3,9 +3,10 @@
 // next: two buffers of `chunk` bytes, one being copied on a CUDA stream while the other is
 // written or read.
 //
-// One stager per thread that uses it (a backend's worker thread owns one): it is not
-// thread-safe. Buffers and the stream are created at the first use, on the GPU of that
-// use, so an idle stager costs nothing and needs no GPU.
+// Not thread-safe: one thread uses a stager at a time (a backend's worker owns one, or a
+// pool lends one to a posting thread). Buffers and the stream are created at the first
+// use, on the GPU of that use, so an idle stager costs nothing and needs no GPU. On a
+// thread the backend does not own, hold a ScopedDevice for the GPU around each call.
 #pragma once
 
 #include <cstdint>

@@ -329,30 +329,37 @@ TEST(PosixVram, RoundTripsOnTmpfsWhereCuFileCannotGo) {
   ASSERT_TRUE(shm.ok());
   std::unique_ptr<Agent> agent;
   FERRY_ASSERT_OK(test::MakeAgent(&agent));
-  BackendId b;
-  FERRY_ASSERT_OK(agent->CreateBackend("POSIX", {{"vram_bounce_size", "64K"}}, &b));
-  // Sizes around the bounce size: one chunk, two, an odd tail.
-  for (uint64_t size : {4 * kKiB, 64 * kKiB, 128 * kKiB, 1 * kMiB + 333}) {
-    SCOPED_TRACE(size);
-    DeviceBuffer src(size), dst(size);
-    std::vector<uint8_t> data(size);
-    test::FillRandom(data.data(), size, size);
-    ASSERT_TRUE(test::ToDevice(src.data(), data.data(), size));
-    RegHandle r1, r2, r;
-    FERRY_ASSERT_OK(test::RegisterOne(*agent, MemKind::kVram, VramDesc(src.data(), size), &r1));
-    FERRY_ASSERT_OK(test::RegisterOne(*agent, MemKind::kVram, VramDesc(dst.data(), size), &r2));
-    const uint64_t id = 100 + size;
-    FERRY_ASSERT_OK(
-        test::RegisterOne(*agent, MemKind::kFile,
-                          FileByPath(shm.File(std::to_string(size)), id, test::RwCreate()), &r));
-    FERRY_ASSERT_OK(RunXfer(*agent, XferOp::kWrite, VramList({{src.addr(), size, 0}}),
-                            FileList({{0, size, id}})));
-    FERRY_ASSERT_OK(RunXfer(*agent, XferOp::kRead, VramList({{dst.addr(), size, 0}}),
-                            FileList({{0, size, id}})));
-    std::vector<uint8_t> back = test::FromDevice(dst.data(), size);
-    ASSERT_EQ(test::FirstDiff(back.data(), data.data(), size), -1);
-    FERRY_ASSERT_OK(agent->DeregisterMem(r1));  // before cudaFree reuses the addresses
-    FERRY_ASSERT_OK(agent->DeregisterMem(r2));
+  // Staged on the posting thread (vram_inline_max) and by the staging threads (0).
+  for (const char* inline_max : {"2M", "0"}) {
+    SCOPED_TRACE(inline_max);
+    BackendId b;
+    FERRY_ASSERT_OK(agent->CreateBackend(
+        "POSIX", {{"vram_bounce_size", "64K"}, {"vram_inline_max", inline_max}}, &b));
+    // Sizes around the bounce size: one chunk, two, an odd tail.
+    for (uint64_t size : {4 * kKiB, 64 * kKiB, 128 * kKiB, 1 * kMiB + 333}) {
+      SCOPED_TRACE(size);
+      DeviceBuffer src(size), dst(size);
+      std::vector<uint8_t> data(size);
+      test::FillRandom(data.data(), size, size);
+      ASSERT_TRUE(test::ToDevice(src.data(), data.data(), size));
+      RegHandle r1, r2, r;
+      FERRY_ASSERT_OK(test::RegisterOne(*agent, MemKind::kVram, VramDesc(src.data(), size), &r1));
+      FERRY_ASSERT_OK(test::RegisterOne(*agent, MemKind::kVram, VramDesc(dst.data(), size), &r2));
+      const uint64_t id = 100 + size;
+      FERRY_ASSERT_OK(
+          test::RegisterOne(*agent, MemKind::kFile,
+                            FileByPath(shm.File(std::to_string(size)), id, test::RwCreate()), &r));
+      FERRY_ASSERT_OK(RunXfer(*agent, XferOp::kWrite, VramList({{src.addr(), size, 0}}),
+                              FileList({{0, size, id}})));
+      FERRY_ASSERT_OK(RunXfer(*agent, XferOp::kRead, VramList({{dst.addr(), size, 0}}),
+                              FileList({{0, size, id}})));
+      std::vector<uint8_t> back = test::FromDevice(dst.data(), size);
+      ASSERT_EQ(test::FirstDiff(back.data(), data.data(), size), -1);
+      FERRY_ASSERT_OK(agent->DeregisterMem(r1));  // before cudaFree reuses the addresses
+      FERRY_ASSERT_OK(agent->DeregisterMem(r2));
+      FERRY_ASSERT_OK(agent->DeregisterMem(r));
+    }
+    FERRY_ASSERT_OK(agent->DestroyBackend(b));
   }
 }
 

@@ -40,6 +40,9 @@ Status PosixBackend::Create(const PosixOptions& options, std::unique_ptr<Backend
     return InvalidArgument("parameter 'threads' must be 1..1024, got " +
                            std::to_string(options.threads));
 
+  if (options.vram_inline_max > (1ull << 30))
+    return InvalidArgument("parameter 'vram_inline_max' must be at most 1 GiB, got " +
+                           std::to_string(options.vram_inline_max));
   if (options.vram_threads < 1 || options.vram_threads > 256)
     return InvalidArgument("parameter 'vram_threads' must be 1..256, got " +
                            std::to_string(options.vram_threads));
@@ -162,13 +165,39 @@ Status PosixBackend::Prepare(const PrepareSpec& spec, std::span<const IoSegment>
       done += n;
     }
   }
-  req->run_inline = !vram && options_.inline_max > 0 && CanRunInline(*req, options_.inline_max);
+  if (vram) {
+    uint64_t bytes = 0;
+    for (const auto& s : segments) bytes += s.len;
+    req->run_inline = bytes <= options_.vram_inline_max;
+  } else {
+    req->run_inline = options_.inline_max > 0 && CanRunInline(*req, options_.inline_max);
+  }
   *out = std::move(req);
   return Status::Ok();
 }
 
 Status PosixBackend::Post(BackendRequest* request, CompletionSink* sink) {
   auto* req = static_cast<PosixRequest*>(request);
+#ifdef FERRY_POSIX_VRAM
+  if (req->run_inline && req->vram) {
+    std::unique_ptr<cuda::BounceStager> stager;
+    {
+      std::lock_guard lk(stagers_mu_);
+      if (!stagers_.empty()) {
+        stager = std::move(stagers_.back());
+        stagers_.pop_back();
+      }
+    }
+    if (!stager) stager = std::make_unique<cuda::BounceStager>(options_.vram_bounce_size);
+    Status s = RunVramInline(*req, stager.get());
+    {
+      std::lock_guard lk(stagers_mu_);
+      stagers_.push_back(std::move(stager));
+    }
+    sink->Complete(std::move(s));
+    return Status::Ok();
+  }
+#endif
   if (req->run_inline)
     sink->Complete(RunInline(*req));
   else

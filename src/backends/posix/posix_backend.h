@@ -2,7 +2,9 @@
 #pragma once
 
 #include <memory>
+#include <mutex>
 #include <string>
+#include <vector>
 
 #include "ferry/backend.h"
 #include "io_scheduler.h"
@@ -19,6 +21,7 @@ struct PosixOptions {
   uint64_t inline_max = 256 << 10;         // see inline_io.h; 0 = never inline
   int64_t vram_threads = 4;                // VRAM staging workers (built with CUDA)
   uint64_t vram_bounce_size = 4ull << 20;  // each worker's two pinned buffers
+  uint64_t vram_inline_max = 2ull << 20;   // VRAM requests up to this run inside Post
 };
 
 // Also the storage namespace of files (query, remove, list) and an allocator of
@@ -61,6 +64,12 @@ class PosixBackend final : public Backend, StorageNamespace, MemoryAllocator {
   kit::IoScheduler vram_scheduler_;
   std::unique_ptr<IoEngine> engine_;       // destroyed first: its threads call the scheduler
   std::unique_ptr<IoEngine> vram_engine_;  // null when built without CUDA
+#ifdef FERRY_POSIX_VRAM
+  // Stagers lent to posting threads for inline VRAM requests; grows to the most threads
+  // that ever posted at once.
+  std::mutex stagers_mu_;
+  std::vector<std::unique_ptr<cuda::BounceStager>> stagers_;
+#endif
 };
 
 }  // namespace ferry::posix

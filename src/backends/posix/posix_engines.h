@@ -5,6 +5,9 @@
 #include <string>
 
 #include "posix_types.h"
+#ifdef FERRY_POSIX_VRAM
+#include "bounce_stager.h"
+#endif
 
 namespace ferry::posix {
 
@@ -18,6 +21,9 @@ std::unique_ptr<IoEngine> MakeThreadEngine(IoSink* sink, unsigned threads, std::
 // `*bounce_size` bytes (two per thread; the pointee outlives the engine).
 std::unique_ptr<IoEngine> MakeVramEngine(IoSink* sink, unsigned threads,
                                          const uint64_t* bounce_size, std::string* error);
+// A small VRAM request moved on the posting thread with a stager lent to it: no hand-off
+// to a staging thread and back, which costs more than the copy at a few MiB.
+Status RunVramInline(PosixRequest& req, cuda::BounceStager* stager);
 #endif
 
 }  // namespace ferry::posix

@@ -60,6 +60,12 @@ class PosixPluginSpec final : public PluginSpec {
          "VRAM transfers: threads staging through pinned buffers (1..256; built with CUDA)",
          {},
          {}},
+        {"vram_inline_max",
+         ParamType::kSize,
+         "2M",
+         "VRAM transfers of at most this many bytes are staged inside Post (0 = never)",
+         {},
+         {}},
         {"vram_bounce_size",
          ParamType::kSize,
          "4M",
@@ -79,6 +85,7 @@ class PosixPluginSpec final : public PluginSpec {
     o.inline_max = p.GetSize("inline_max");
     o.vram_threads = p.GetInt("vram_threads");
     o.vram_bounce_size = p.GetSize("vram_bounce_size");
+    o.vram_inline_max = p.GetSize("vram_inline_max");
     return PosixBackend::Create(o, out);
   }
 };

@@ -7,6 +7,8 @@
 #include <cerrno>
 
 #include "bounce_stager.h"
+#include "device_memory.h"
+#include "op_status.h"
 #include "posix_engines.h"
 #include "thread_pool_engine.h"
 
@@ -55,6 +57,27 @@ std::string Describe(int err) {
 }
 
 }  // namespace
+
+Status RunVramInline(PosixRequest& req, cuda::BounceStager* stager) {
+  for (auto& op : req.ops) {
+    op.done = 0;
+    cuda::ScopedDevice scope(op.engine_tag);  // the caller's thread: keep its device
+    if (!scope.status().ok()) return scope.status();
+    while (op.done < op.len) {
+      const int64_t r = RunStaged(op, stager);
+      if (r < 0) {
+        const std::string text = cuda::StagingErrorText(int(-r));
+        return text.empty() ? kit::OpErrnoStatus(op, op.done, int(-r))
+                            : kit::OpEngineError(op, op.done, text);
+      }
+      if (r == 0) return kit::OpNoProgress(op, op.done);
+      op.done += uint32_t(r);
+      if (op.done < op.len && !req.write && op.file->direct)
+        return kit::OpPastEnd(op, op.done);  // O_DIRECT: a short read is end of file
+    }
+  }
+  return Status::Ok();
+}
 
 std::unique_ptr<IoEngine> MakeVramEngine(IoSink* sink, unsigned threads,
                                          const uint64_t* bounce_size, std::string* error) {

@@ -249,7 +249,7 @@ Status EngineImpl::RetrieveMany(std::span<const StoreRequest> requests,
       const uint64_t payload = uint64_t{f.tokens} * g_.BytesPerToken();
       good = hs.ok() && h.key == f.key && h.seed == seed_ && h.geometry == g_ &&
              h.tokens == f.tokens && h.payload_bytes == payload &&
-             PayloadChecksum(buf + kHeaderBytes, payload) == h.payload_checksum;
+             PayloadMatches(h, buf + kHeaderBytes);
       if (good && !stopped[f.request]) {
         ScatterChunk(buf + kHeaderBytes, g_, f.t0, f.tokens, requests[f.request].kv);
         (*restored)[f.request] = f.t0 + f.tokens;

@@ -204,8 +204,7 @@ Status ScanStore(const Config& config, bool verify, ScanReport* report) {
         const bool same_header = s.ok() && DecodeHeader(buf.data(), &now).ok() &&
                                  now.generation == h.generation &&
                                  now.payload_checksum == h.payload_checksum && now.key == h.key;
-        if (s.ok() && same_header &&
-            PayloadChecksum(buf.data() + kHeaderBytes, h.payload_bytes) == h.payload_checksum) {
+        if (s.ok() && same_header && PayloadMatches(h, buf.data() + kHeaderBytes)) {
           c.payload_ok = true;
           break;
         }

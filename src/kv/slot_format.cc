@@ -7,6 +7,7 @@
 
 #include <algorithm>
 #include <cstring>
+#include <vector>
 
 namespace ferry::kv {
 namespace {
@@ -20,7 +21,9 @@ struct DiskHeader {
   uint64_t key_hi, key_lo;
   uint64_t seed_hi, seed_lo;
   uint32_t layers, kv_heads, head_size;
-  uint8_t dtype, mla, pad0, pad1;
+  uint8_t dtype, mla;
+  uint8_t checksum_kind;  // ChecksumKind; 0 in chunks written before it existed
+  uint8_t pad1;
   uint32_t chunk_size, tokens;
   uint64_t payload_bytes;
   uint64_t payload_checksum;
@@ -49,6 +52,7 @@ void EncodeHeader(const ChunkHeader& h, void* dst) {
   d.head_size = h.geometry.head_size;
   d.dtype = static_cast<uint8_t>(h.geometry.dtype);
   d.mla = h.geometry.mla ? 1 : 0;
+  d.checksum_kind = static_cast<uint8_t>(h.checksum_kind);
   d.chunk_size = h.chunk_size;
   d.tokens = h.tokens;
   d.payload_bytes = h.payload_bytes;
@@ -90,6 +94,10 @@ Status DecodeHeader(const void* src, ChunkHeader* out) {
   h.tokens = d.tokens;
   h.payload_bytes = d.payload_bytes;
   h.payload_checksum = d.payload_checksum;
+  if (d.checksum_kind > static_cast<uint8_t>(ChecksumKind::kBlockXxh3))
+    return Status(Code::kCorrupt,
+                  "unknown payload checksum kind " + std::to_string(d.checksum_kind));
+  h.checksum_kind = static_cast<ChecksumKind>(d.checksum_kind);
   h.generation = d.generation;
   h.world_size = d.world_size;
   h.worker_id = d.worker_id;
@@ -105,6 +113,30 @@ Status DecodeHeader(const void* src, ChunkHeader* out) {
 
 uint64_t PayloadChecksum(const void* data, uint64_t len) {
   return Checksum64(data, len);
+}
+
+const char* ChecksumKindName(ChecksumKind kind) {
+  return kind == ChecksumKind::kBlockXxh3 ? "block-xxh3-64" : "xxh3-64";
+}
+
+uint64_t PayloadChecksum(ChecksumKind kind, const void* data, uint64_t len) {
+  if (kind == ChecksumKind::kXxh3) return Checksum64(data, len);
+  const auto* p = static_cast<const unsigned char*>(data);
+  const uint64_t blocks = (len + kChecksumBlock - 1) / kChecksumBlock;
+  std::vector<uint64_t> digests(blocks);
+  for (uint64_t i = 0; i < blocks; ++i) {
+    const uint64_t n = std::min(kChecksumBlock, len - i * kChecksumBlock);
+    const uint64_t d = XXH3_64bits_withSeed(p + i * kChecksumBlock, n, i);
+    // Little-endian bytes whatever the host (the GPU writes them so).
+    unsigned char le[8];
+    for (int b = 0; b < 8; ++b) le[b] = static_cast<unsigned char>(d >> (8 * b));
+    std::memcpy(&digests[i], le, 8);
+  }
+  return XXH3_64bits_withSeed(digests.data(), blocks * 8, len);
+}
+
+bool PayloadMatches(const ChunkHeader& h, const void* payload) {
+  return PayloadChecksum(h.checksum_kind, payload, h.payload_bytes) == h.payload_checksum;
 }
 
 std::string PoolPrefix(const ChunkKey& seed, uint32_t worker_id) {

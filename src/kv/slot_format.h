@@ -27,6 +27,19 @@ inline uint64_t StoredBytes(uint64_t payload) {
   return kHeaderBytes + AlignUp(payload);
 }
 
+// Which checksum a chunk's payload carries (header byte; chunks written before it existed
+// have 0 there and read as kXxh3).
+//   kXxh3:      XXH3-64 of the whole payload. The host path's: one streaming pass, hashed
+//               while each piece is in cache.
+//   kBlockXxh3: XXH3-64, seeded with the payload length, of the little-endian array of
+//               XXH3-64 digests of the payload's 4 KiB blocks, block i seeded with i (the
+//               last block may be short). Every block hashes independently, so a GPU
+//               computes it with one thread per block and no host copy of the payload;
+//               XXH3 over the whole payload is one sequential chain.
+enum class ChecksumKind : uint8_t { kXxh3 = 0, kBlockXxh3 = 1 };
+inline constexpr uint64_t kChecksumBlock = 4096;
+const char* ChecksumKindName(ChecksumKind kind);  // "xxh3-64", "block-xxh3-64"
+
 struct ChunkHeader {
   ChunkKey key;
   ChunkKey seed;  // identifies model, rank and layout (keys.h ChainSeed)
@@ -34,8 +47,9 @@ struct ChunkHeader {
   uint32_t chunk_size = 0;  // configured tokens per chunk
   uint32_t tokens = 0;      // tokens in this chunk (< chunk_size for a trailing chunk)
   uint64_t payload_bytes = 0;
-  uint64_t payload_checksum = 0;  // XXH3-64 of the payload
-  uint64_t generation = 0;        // store order; larger = more recently stored
+  uint64_t payload_checksum = 0;  // of the payload, as checksum_kind says
+  ChecksumKind checksum_kind = ChecksumKind::kXxh3;
+  uint64_t generation = 0;  // store order; larger = more recently stored
   uint32_t world_size = 1;
   uint32_t worker_id = 0;
   std::string model_name;  // truncated to 127 bytes on disk
@@ -48,7 +62,10 @@ void EncodeHeader(const ChunkHeader& h, void* dst);
 // all-zero (empty or invalidated) header, kCorrupt with the reason otherwise.
 Status DecodeHeader(const void* src, ChunkHeader* out);
 
-uint64_t PayloadChecksum(const void* data, uint64_t len);
+uint64_t PayloadChecksum(const void* data, uint64_t len);  // kXxh3
+uint64_t PayloadChecksum(ChecksumKind kind, const void* data, uint64_t len);
+// Whether `payload` matches the checksum `h` carries.
+bool PayloadMatches(const ChunkHeader& h, const void* payload);
 
 // Deterministic names, derived only from hex digits and numbers (never from user input).
 std::string PoolPrefix(const ChunkKey& seed, uint32_t worker_id);  // "ferry-kv.<16 hex>.w<id>"

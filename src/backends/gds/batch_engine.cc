@@ -21,11 +21,11 @@ namespace {
 // How long one cuFileBatchIOGetStatus call waits before the waiter checks for shutdown.
 constexpr long kStatusWaitNs = 50'000'000;
 
-// Entries in flight across all handles. cuFile stages a batch entry through one of its
-// bounce buffers (max_device_cache_size / per_buffer_cache_size of them) and, on the GPU
-// machine in compatibility mode, a submission that finds too few never returns: a batch of
-// 128 entries hung with the default 128 buffers, two of 64 worked, a third hung. Half the
-// buffers, at most, are ever asked for.
+// Entries in flight across all handles. On the GPU machine in compatibility mode (stock
+// cufile.json, io_batchsize 128) a batch of 128 entries never returned from submission,
+// two of 64 in flight worked and a third hung. Our reading: each entry holds one of
+// cuFile's bounce buffers (max_device_cache_size / per_buffer_cache_size of them), and a
+// submission that finds too few waits forever. Half of them, at most, are asked for.
 unsigned EntryBudget() {
   CUfileDrvProps_t props{};
   if (cuFileDriverGetProperties(&props).err != CU_FILE_SUCCESS || props.per_buffer_cache_size == 0)

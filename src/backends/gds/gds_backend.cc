@@ -9,18 +9,10 @@
 
 #include "cufile_driver.h"
 #include "device_memory.h"
+#include "param_checks.h"
 #include "thread_pool_engine.h"
 
 namespace ferry::gds {
-namespace {
-
-Status RangeError(const char* name, int64_t v, int64_t lo, int64_t hi) {
-  return InvalidArgument("parameter '" + std::string(name) + "' must be " + std::to_string(lo) +
-                         ".." + std::to_string(hi) + ", got " + std::to_string(v));
-}
-
-}  // namespace
-
 GdsBackend::GdsBackend(const GdsOptions& options, unsigned queue_depth)
     : options_(options), name_(options.multi_thread ? "GDS_MT" : "GDS"), scheduler_(queue_depth) {}
 
@@ -29,19 +21,13 @@ GdsBackend::~GdsBackend() {
 }
 
 Status GdsBackend::Create(const GdsOptions& o, std::unique_ptr<Backend>* out) {
-  if (o.batch_limit < 1 || o.batch_limit > 4096)
-    return RangeError("batch_limit", o.batch_limit, 1, 4096);
-  if (o.batch_pool_size < 1 || o.batch_pool_size > 1024)
-    return RangeError("batch_pool_size", o.batch_pool_size, 1, 1024);
-  if (o.buffered_threads < 0 || o.buffered_threads > 1024)
-    return RangeError("buffered_threads", o.buffered_threads, 0, 1024);
-  if (o.thread_count < 1 || o.thread_count > 1024)
-    return RangeError("thread_count", o.thread_count, 1, 1024);
-  if (o.max_request_size < 4096 || o.max_request_size > (1ull << 30) ||
-      o.max_request_size % 4096 != 0)
-    return InvalidArgument(
-        "parameter 'max_request_size' must be a multiple of 4 KiB between 4 KiB and 1 GiB, got " +
-        std::to_string(o.max_request_size));
+  for (Status s : {kit::CheckRange("batch_limit", o.batch_limit, 1, 4096),
+                   kit::CheckRange("batch_pool_size", o.batch_pool_size, 1, 1024),
+                   kit::CheckRange("buffered_threads", o.buffered_threads, 0, 1024),
+                   kit::CheckRange("thread_count", o.thread_count, 1, 1024),
+                   kit::CheckPageMultiple("max_request_size", o.max_request_size, 4096,
+                                          uint64_t{1} << 30, "between 4 KiB and 1 GiB")})
+    if (!s.ok()) return s;
   Status s = OpenCufileDriver();
   if (!s.ok()) return s;
   // GDS: every entry of every handle may be in flight. GDS_MT: a few ops per thread
@@ -78,6 +64,8 @@ Status GdsBackend::RegisterBuffer(MemKind kind, const MemDesc& desc, void** md) 
     if (!s.ok()) return s;
     device = int(desc.dev_id);
   }
+  // cuFileBufRegister works in the current context: the buffer's GPU for VRAM, GPU 0 for
+  // DRAM (as verified on the H200); the caller's own current GPU is restored after.
   cuda::ScopedDevice scope(device < 0 ? 0 : uint64_t(device));
   if (device >= 0 && !scope.status().ok()) return scope.status();
   auto m = new GpuMem{desc.addr, desc.len, device};

@@ -8,6 +8,7 @@
 #include <string>
 
 #include "inline_io.h"
+#include "param_checks.h"
 #ifdef FERRY_POSIX_VRAM
 #include "device_memory.h"
 #endif
@@ -25,33 +26,16 @@ PosixBackend::~PosixBackend() {
 }
 
 Status PosixBackend::Create(const PosixOptions& options, std::unique_ptr<Backend>* out) {
-  if (options.queue_depth < 1 || options.queue_depth > 4096)
-    return InvalidArgument("parameter 'queue_depth' must be 1..4096, got " +
-                           std::to_string(options.queue_depth));
-  if (options.max_request_size < 4096 || options.max_request_size > (1ull << 30) ||
-      options.max_request_size % 4096 != 0)
-    return InvalidArgument(
-        "parameter 'max_request_size' must be a multiple of 4 KiB between 4 KiB and 1 GiB, got " +
-        std::to_string(options.max_request_size));
-  if (options.inline_max > (1ull << 30))
-    return InvalidArgument("parameter 'inline_max' must be at most 1 GiB, got " +
-                           std::to_string(options.inline_max));
-  if (options.threads < 1 || options.threads > 1024)
-    return InvalidArgument("parameter 'threads' must be 1..1024, got " +
-                           std::to_string(options.threads));
-
-  if (options.vram_inline_max > (1ull << 30))
-    return InvalidArgument("parameter 'vram_inline_max' must be at most 1 GiB, got " +
-                           std::to_string(options.vram_inline_max));
-  if (options.vram_threads < 1 || options.vram_threads > 256)
-    return InvalidArgument("parameter 'vram_threads' must be 1..256, got " +
-                           std::to_string(options.vram_threads));
-  if (options.vram_bounce_size < (64 << 10) || options.vram_bounce_size > (256 << 20) ||
-      options.vram_bounce_size % 4096 != 0)
-    return InvalidArgument(
-        "parameter 'vram_bounce_size' must be a multiple of 4 KiB between 64 KiB and 256 MiB, "
-        "got " +
-        std::to_string(options.vram_bounce_size));
+  for (Status s : {kit::CheckRange("queue_depth", options.queue_depth, 1, 4096),
+                   kit::CheckPageMultiple("max_request_size", options.max_request_size, 4096,
+                                          uint64_t{1} << 30, "between 4 KiB and 1 GiB"),
+                   kit::CheckAtMostGiB("inline_max", options.inline_max),
+                   kit::CheckRange("threads", options.threads, 1, 1024),
+                   kit::CheckAtMostGiB("vram_inline_max", options.vram_inline_max),
+                   kit::CheckRange("vram_threads", options.vram_threads, 1, 256),
+                   kit::CheckPageMultiple("vram_bounce_size", options.vram_bounce_size, 64 << 10,
+                                          256 << 20, "between 64 KiB and 256 MiB")})
+    if (!s.ok()) return s;
 
   std::unique_ptr<PosixBackend> b(new PosixBackend(options));
   std::string why_uring, why_aio, error;

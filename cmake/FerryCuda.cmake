@@ -1,6 +1,6 @@
 # GPU support, an optional feature. Sets FERRY_HAVE_CUDA (the CUDA runtime and toolkit
-# headers: VRAM memory, CUDA kernels) and FERRY_HAVE_CUFILE (cuFile: the GDS and GDS_MT
-# plugins). Nothing here needs a GPU: CI compiles every GPU source on a machine without
+# headers: VRAM memory), FERRY_HAVE_CUDA_KERNELS (nvcc: the KV engine's GPU path) and
+# FERRY_HAVE_CUFILE (cuFile: the GDS and GDS_MT plugins). Nothing here needs a GPU: CI compiles every GPU source on a machine without
 # one, and the GPU tests skip themselves there.
 #
 # cuFile comes from the CUDA toolkit (/usr/local/cuda/include/cufile.h) or, where the
@@ -10,6 +10,7 @@ set(FERRY_CUDA AUTO CACHE STRING "GPU support: AUTO (when the CUDA toolkit is fo
 set_property(CACHE FERRY_CUDA PROPERTY STRINGS AUTO ON OFF)
 set(FERRY_CUFILE_ROOT "" CACHE PATH "Directory with include/cufile.h and lib/libcufile.so*")
 set(FERRY_HAVE_CUDA OFF)
+set(FERRY_HAVE_CUDA_KERNELS OFF)
 set(FERRY_HAVE_CUFILE OFF)
 
 if(NOT FERRY_CUDA STREQUAL "OFF")
@@ -42,4 +43,24 @@ if(CUDAToolkit_FOUND)
   endif()
 elseif(FERRY_CUDA STREQUAL "AUTO")
   message(STATUS "Ferry: no CUDA toolkit found: building without GPU support")
+endif()
+
+# The KV engine's kernels (src/kv/gpu). Real code for Ampere and Hopper, PTX that any later
+# GPU compiles at load; CMAKE_CUDA_ARCHITECTURES overrides.
+if(FERRY_HAVE_CUDA)
+  include(CheckLanguage)
+  if(NOT CMAKE_CUDA_COMPILER AND EXISTS "${CUDAToolkit_BIN_DIR}/nvcc")
+    set(CMAKE_CUDA_COMPILER "${CUDAToolkit_BIN_DIR}/nvcc")
+  endif()
+  check_language(CUDA)
+  if(CMAKE_CUDA_COMPILER)
+    if(NOT DEFINED CMAKE_CUDA_ARCHITECTURES)
+      set(CMAKE_CUDA_ARCHITECTURES "80-real;90-real;75-virtual")
+    endif()
+    enable_language(CUDA)
+    set(FERRY_HAVE_CUDA_KERNELS ON)
+  else()
+    message(WARNING "Ferry: CUDA ${CUDAToolkit_VERSION} found without nvcc: the KV engine is "
+                    "built without its GPU path (nixl_buffer_device cuda)")
+  endif()
 endif()

@@ -22,15 +22,15 @@ cufile_inc=$(ls -d "$cuda_inc" .venv/lib/python3*/site-packages/nvidia/cu*/inclu
   while read -r d; do [ -f "$d/cufile.h" ] && echo "$d" && break; done || true)
 gpu_files=()
 if [ -f "$cuda_inc/cuda_runtime_api.h" ]; then
-  gpu_files+=(src/cuda_kit/*.cc)
+  gpu_files+=(src/cuda_kit/*.cc src/kv/gpu/*.cc)
   [ -n "$cufile_inc" ] && gpu_files+=(src/backends/gds/*.cc)
 fi
 for f in src/core/*.cc src/backend_kit/*.cc src/backends/posix/*.cc src/kv/*.cc "${gpu_files[@]}"; do
   case $f in *_avx2.cc | *_avx512.cc) continue ;; esac
   extra=()
   case $f in
-    src/cuda_kit/* | src/backends/gds/* | src/backends/posix/vram_engine.cc)
-      extra=(-DFERRY_POSIX_VRAM -Isrc/cuda_kit -idirafter "$cuda_inc")
+    src/cuda_kit/* | src/backends/gds/* | src/backends/posix/vram_engine.cc | src/kv/gpu/*)
+      extra=(-DFERRY_POSIX_VRAM -Isrc -Isrc/cuda_kit -idirafter "$cuda_inc")
       [ -n "$cufile_inc" ] && extra+=(-idirafter "$cufile_inc") ;;
   esac
   # vram_engine.cc needs the CUDA headers; without them CMake leaves it out, and so do we.

@@ -18,6 +18,7 @@
 #include <string>
 #include <vector>
 
+#include "device_codec.h"
 #include "ferry/agent.h"
 #include "ferry/kv/config.h"
 #include "ferry/kv/keys.h"
@@ -73,6 +74,8 @@ class ChunkStore {
     uint64_t page_bytes = 0;  // header + full chunk, 4 KiB multiple
     std::string agent_name;
     Agent* agent = nullptr;
+    uint32_t device = 0;   // nixl_buffer_device cuda: the buffer's GPU
+    uint32_t kv_runs = 0;  // (plane, layer) runs of the model's KV
   };
   // Creates/borrows the agent and backend, allocates and registers the staging buffer,
   // locks the pool and opens it. The store for config.nixl_backend: files for POSIX, GDS,
@@ -82,7 +85,10 @@ class ChunkStore {
   virtual ~ChunkStore() = default;
 
   virtual uint32_t pages() const = 0;
-  virtual uint8_t* page(uint32_t p) const = 0;  // host-visible staging page
+  // Staging page `p`: host memory, or device memory when codec() is set.
+  virtual uint8_t* page(uint32_t p) const = 0;
+  // The GPU side of a buffer in GPU memory (nixl_buffer_device cuda); null for host pages.
+  virtual DeviceCodec* codec() const = 0;
   virtual uint64_t page_bytes() const = 0;
   virtual bool dynamic() const = 0;  // one file (object) per chunk, not a pool of slots
   virtual uint32_t slots() const = 0;

@@ -24,11 +24,14 @@ Status ValidateConfig(const Config& c, uint64_t chunk_bytes) {
         "OBJ; got '" +
         c.nixl_backend + "'");
   }
-  const bool gds = c.nixl_backend == "GDS" || c.nixl_backend == "GDS_MT";
-  if (c.nixl_buffer_device == "cuda" && !gds) {
+  // cuda: GDS and GDS_MT move GPU pages with cuFile, POSIX (built with CUDA) through its
+  // pinned bounce buffers; the others have no GPU path yet.
+  const bool gpu_backend =
+      c.nixl_backend == "GDS" || c.nixl_backend == "GDS_MT" || c.nixl_backend == "POSIX";
+  if (c.nixl_buffer_device == "cuda" && !gpu_backend) {
     return InvalidArgument(
-        "nixl_buffer_device 'cuda' is only allowed with nixl_backend GDS or "
-        "GDS_MT; nixl_backend " +
+        "nixl_buffer_device 'cuda' is allowed with nixl_backend GDS, GDS_MT or POSIX; "
+        "nixl_backend " +
         c.nixl_backend + " needs 'cpu'");
   }
   if (c.IsFileBackend() && c.nixl_path.empty()) {

@@ -124,6 +124,8 @@ Status EngineImpl::Init(const Config& config, const EngineOptions& options) {
   so.page_bytes = StoredBytes(chunk_bytes_);
   so.agent_name = options.agent_name;
   so.agent = options.agent;
+  so.device = options.device;
+  so.kv_runs = g_.planes() * g_.layers;
   s = ChunkStore::Open(config, so, &storage_);
   if (!s.ok()) return s;
   pages_ = std::make_unique<PagePool>(storage_->pages());
@@ -274,6 +276,7 @@ EngineStats EngineImpl::Stats() const {
   s.recovery_skipped = counters_.recovery_skipped.load();
   s.resident_chunks = index_->ready_chunks();
   s.capacity_chunks = storage_->slots();
+  s.device_codec_ns = counters_.codec_ns.load();
   return s;
 }
 

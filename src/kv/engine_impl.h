@@ -51,7 +51,18 @@ class EngineImpl {
                   ChunkTail* tail, PendingIo* io);
 
   ChunkHeader MakeHeader(const ChunkKey& key, uint32_t n, uint64_t payload, uint64_t checksum,
-                         uint64_t generation) const;
+                         uint64_t generation, ChecksumKind kind = ChecksumKind::kXxh3) const;
+  // WriteChunk for a buffer in GPU memory: gathered and checksummed there, one write.
+  Status WriteChunkFromGpu(DeviceCodec& codec, const KvLayout& kv, const ChunkKey& key, uint64_t t0,
+                           uint32_t n, uint32_t page, uint64_t generation, PendingIo* io,
+                           ChunkTail* tail);
+  // Whether page `page` holds chunk `key` of `n` tokens intact: OK, kCorrupt (a miss), or
+  // the error of a GPU that failed to check it.
+  Status CheckPage(uint32_t page, const ChunkKey& key, uint32_t n, void* stream);
+  // Copies a checked page's payload into the caller's KV.
+  Status CopyOut(uint32_t page, uint64_t t0, uint32_t n, const KvLayout& kv);
+  // The layout's shape, and that its memory is where this engine's buffer can reach it.
+  Status CheckKvMemory(const KvLayout& kv) const;
 
   // Drops a chunk found corrupt and wipes its stored copy.
   void DropCorrupt(const ChunkKey& key, uint64_t generation);
@@ -76,6 +87,7 @@ class EngineImpl {
     std::atomic<uint64_t> chunks_stored{0}, bytes_stored{0}, chunks_loaded{0}, bytes_loaded{0};
     std::atomic<uint64_t> present_on_store{0}, no_space{0}, store_io{0}, corrupt{0}, load_io{0};
     std::atomic<uint64_t> recovered{0}, recovery_skipped{0};
+    std::atomic<uint64_t> codec_ns{0};  // GPU gathers, scatters and checksums
   } counters_;
 
  private:

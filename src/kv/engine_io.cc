@@ -1,5 +1,6 @@
 // The store and retrieve pipelines: up to queue_depth chunk transfers in flight per call,
 // each on its own buffer page, completed in submission order.
+#include <chrono>
 #include <cstring>
 #include <deque>
 
@@ -23,6 +24,12 @@ struct Inflight {
   EngineImpl::ChunkTail tail;  // stores only
   Status error;                // stores: posting the tail failed
 };
+
+uint64_t NanosSince(std::chrono::steady_clock::time_point began) {
+  return static_cast<uint64_t>(
+      std::chrono::duration_cast<std::chrono::nanoseconds>(std::chrono::steady_clock::now() - began)
+          .count());
+}
 
 // Pages are taken without blocking while this call has transfers of its own to finish
 // (see page_pool.h); `finish_oldest` completes one of them.
@@ -57,6 +64,9 @@ Status EngineImpl::WriteChunk(const KvLayout& kv, const ChunkKey& key, const Chu
   const uint64_t payload = uint64_t{n} * g_.BytesPerToken();
   Status s = storage_->Begin(loc, StoredBytes(payload), io);
   if (!s.ok()) return s;
+  if (DeviceCodec* codec = storage_->codec()) {
+    return WriteChunkFromGpu(*codec, kv, key, t0, n, page, generation, io, tail);
+  }
   uint8_t* buf = storage_->page(page);
   uint8_t* data = buf + kHeaderBytes;
   std::memset(buf, 0, kHeaderBytes);
@@ -86,9 +96,97 @@ Status EngineImpl::WriteChunk(const KvLayout& kv, const ChunkKey& key, const Chu
   return storage_->Post(page, {&all, 1}, io);
 }
 
-ChunkHeader EngineImpl::MakeHeader(const ChunkKey& key, uint32_t n, uint64_t payload,
-                                   uint64_t checksum, uint64_t generation) const {
+Status EngineImpl::WriteChunkFromGpu(DeviceCodec& codec, const KvLayout& kv, const ChunkKey& key,
+                                     uint64_t t0, uint32_t n, uint32_t page, uint64_t generation,
+                                     PendingIo* io, ChunkTail* tail) {
+  // The gather runs at GPU memory speed, far ahead of any storage: the chunk goes out in
+  // one write, header included. A crash during it leaves a header whose checksum the
+  // payload does not match, never a chunk that reads as valid.
+  const uint64_t payload = uint64_t{n} * g_.BytesPerToken();
+  uint8_t* dev = storage_->page(page);
+  uint64_t checksum = 0;
+  const auto began = std::chrono::steady_clock::now();
+  Status s = codec.Gather(kv, g_, t0, n, page, dev + kHeaderBytes, &checksum);
+  counters_.codec_ns.fetch_add(NanosSince(began));
+  if (!s.ok()) return s;
+  std::vector<uint8_t> header(kHeaderBytes);
+  EncodeHeader(MakeHeader(key, n, payload, checksum, generation, ChecksumKind::kBlockXxh3),
+               header.data());
+  s = codec.ToDevice(dev, header.data(), kHeaderBytes);
+  if (!s.ok()) return s;
+  *tail = ChunkTail{payload, 0, checksum, true};
+  const IoRange all{0, StoredBytes(payload)};
+  return storage_->Post(page, {&all, 1}, io);
+}
+
+Status EngineImpl::CheckPage(uint32_t page, const ChunkKey& key, uint32_t n, void* stream) {
+  const uint8_t* buf = storage_->page(page);
+  DeviceCodec* codec = storage_->codec();
+  const uint64_t payload = uint64_t{n} * g_.BytesPerToken();
+  std::vector<uint8_t> host;  // the header (or, rarely, the chunk) of a GPU page
+  if (codec != nullptr) {
+    host.resize(kHeaderBytes);
+    Status s = codec->ToHost(host.data(), buf, kHeaderBytes);
+    if (!s.ok()) return s;
+  }
   ChunkHeader h;
+  Status s = DecodeHeader(codec != nullptr ? host.data() : buf, &h);
+  if (!s.ok()) return Status(Code::kCorrupt, s.message());
+  if (!(h.key == key && h.seed == seed_ && h.geometry == g_ && h.tokens == n &&
+        h.payload_bytes == payload)) {
+    return Status(Code::kCorrupt, "header is of another chunk");
+  }
+  bool match = false;
+  if (codec == nullptr) {
+    match = PayloadMatches(h, buf + kHeaderBytes);
+  } else if (h.checksum_kind == ChecksumKind::kBlockXxh3) {
+    uint64_t sum = 0;
+    const auto began = std::chrono::steady_clock::now();
+    s = codec->Checksum(page, const_cast<uint8_t*>(buf) + kHeaderBytes, payload, stream, &sum);
+    counters_.codec_ns.fetch_add(NanosSince(began));
+    if (!s.ok()) return s;
+    match = sum == h.payload_checksum;
+  } else {
+    // Written by an engine with a host buffer (XXH3 over the whole payload, one sequential
+    // chain): checked on the host, the only case where a payload crosses to it.
+    host.resize(payload);
+    s = codec->ToHost(host.data(), buf + kHeaderBytes, payload);
+    if (!s.ok()) return s;
+    match = PayloadMatches(h, host.data());
+  }
+  return match ? Status::Ok() : Status(Code::kCorrupt, "payload checksum mismatch");
+}
+
+Status EngineImpl::CopyOut(uint32_t page, uint64_t t0, uint32_t n, const KvLayout& kv) {
+  const uint8_t* payload = storage_->page(page) + kHeaderBytes;
+  DeviceCodec* codec = storage_->codec();
+  if (codec == nullptr) {
+    ScatterChunk(payload, g_, t0, n, kv);
+    return Status::Ok();
+  }
+  const auto began = std::chrono::steady_clock::now();
+  Status s = codec->Scatter(payload, g_, t0, n, page, kv);
+  counters_.codec_ns.fetch_add(NanosSince(began));
+  return s;
+}
+
+Status EngineImpl::CheckKvMemory(const KvLayout& kv) const {
+  Status s = CheckLayout(kv, g_);
+  if (!s.ok()) return s;
+  if (DeviceCodec* codec = storage_->codec()) return codec->CheckLayout(kv, g_);
+  if (kv.kind != MemKind::kDram) {
+    return InvalidArgument(
+        "KV layout: KV in GPU memory needs the engine's buffer there too: set "
+        "nixl_buffer_device: cuda (this engine's buffer is in host memory and takes DRAM KV)");
+  }
+  return Status::Ok();
+}
+
+ChunkHeader EngineImpl::MakeHeader(const ChunkKey& key, uint32_t n, uint64_t payload,
+                                   uint64_t checksum, uint64_t generation,
+                                   ChecksumKind kind) const {
+  ChunkHeader h;
+  h.checksum_kind = kind;
   h.key = key;
   h.seed = seed_;
   h.geometry = g_;
@@ -153,7 +251,7 @@ Status EngineImpl::StoreMany(std::span<const StoreRequest> requests,
   for (size_t r = 0; r < requests.size(); ++r) {
     const StoreRequest& req = requests[r];
     request_keys[r] = Keys(req.tokens);
-    Status s = CheckLayout(req.kv, g_);
+    Status s = CheckKvMemory(req.kv);
     if (!s.ok()) {
       failed[r] = s;
       continue;
@@ -241,20 +339,26 @@ Status EngineImpl::RetrieveMany(std::span<const StoreRequest> requests,
     Inflight f = std::move(inflight.front());
     inflight.pop_front();
     Status s = f.io->Wait();
-    const uint8_t* buf = storage_->page(f.page);
-    bool good = false;
+    bool good = false, corrupt = false;
     if (s.ok()) {
-      ChunkHeader h;
-      Status hs = DecodeHeader(buf, &h);
-      const uint64_t payload = uint64_t{f.tokens} * g_.BytesPerToken();
-      good = hs.ok() && h.key == f.key && h.seed == seed_ && h.geometry == g_ &&
-             h.tokens == f.tokens && h.payload_bytes == payload &&
-             PayloadMatches(h, buf + kHeaderBytes);
+      const KvLayout& kv = requests[f.request].kv;
+      Status checked = CheckPage(f.page, f.key, f.tokens, kv.stream);
+      good = checked.ok();
+      corrupt = checked.code() == Code::kCorrupt;
+      if (!good && !corrupt) {
+        counters_.load_io.fetch_add(1);  // the GPU failed, not the chunk
+        if (first.ok()) first = checked.WithContext("checking chunk " + f.key.Hex());
+      }
       if (good && !stopped[f.request]) {
-        ScatterChunk(buf + kHeaderBytes, g_, f.t0, f.tokens, requests[f.request].kv);
-        (*restored)[f.request] = f.t0 + f.tokens;
-        counters_.chunks_loaded.fetch_add(1);
-        counters_.bytes_loaded.fetch_add(payload);
+        Status out = CopyOut(f.page, f.t0, f.tokens, kv);
+        if (out.ok()) {
+          (*restored)[f.request] = f.t0 + f.tokens;
+          counters_.chunks_loaded.fetch_add(1);
+          counters_.bytes_loaded.fetch_add(uint64_t{f.tokens} * g_.BytesPerToken());
+        } else {
+          good = false;  // the chunk is fine; the caller's memory is not
+          if (first.ok()) first = out.WithContext("restoring chunk " + f.key.Hex());
+        }
       }
     } else {
       counters_.load_io.fetch_add(1);
@@ -262,7 +366,7 @@ Status EngineImpl::RetrieveMany(std::span<const StoreRequest> requests,
     }
     pages_->Release(f.page);
     uint32_t unused = 0;
-    if (s.ok() && !good) {
+    if (corrupt) {
       DropCorrupt(f.key, f.generation);  // a miss plus a counter, never returned bytes
     } else {
       (void)index_->ReleaseRead(f.key, f.generation, false, &unused);
@@ -272,7 +376,7 @@ Status EngineImpl::RetrieveMany(std::span<const StoreRequest> requests,
 
   for (size_t r = 0; r < requests.size(); ++r) {
     const StoreRequest& req = requests[r];
-    Status s = CheckLayout(req.kv, g_);
+    Status s = CheckKvMemory(req.kv);
     if (!s.ok()) {
       if (first.ok()) first = s;
       continue;

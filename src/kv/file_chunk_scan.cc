@@ -66,12 +66,12 @@ Status FileChunkStore::ScanHeaders(HeaderVisitor visit, void* ctx, uint64_t* ski
 
 Status FileChunkStore::ReadHeaders(std::span<const Found> found, HeaderVisitor visit, void* ctx,
                                    uint64_t* skipped) {
-  XferDescList local{MemKind::kDram, {}};
+  XferDescList local{buffer_kind_, {}};
   XferDescList remote{MemKind::kFile, {}};
   MemDescList files{MemKind::kFile, {}};
   for (size_t i = 0; i < found.size(); ++i) {
     local.descs.push_back(
-        {reinterpret_cast<uint64_t>(buffer_ + i * kHeaderBytes), kHeaderBytes, 0});
+        {reinterpret_cast<uint64_t>(buffer_ + i * kHeaderBytes), kHeaderBytes, device_});
     remote.descs.push_back({0, kHeaderBytes, found[i].id});
     if (dynamic()) {
       files.descs.push_back(FileByPath(PathOf(found[i].loc), found[i].id,
@@ -89,9 +89,16 @@ Status FileChunkStore::ReadHeaders(std::span<const Found> found, HeaderVisitor v
   if (st.ok()) st = xfer->Post();
   if (xfer) io.xfers_.push_back(std::move(xfer));
   if (st.ok()) st = io.Wait();
+  std::vector<uint8_t> host;  // the headers, when the buffer is in GPU memory
+  if (st.ok() && codec_ != nullptr) {
+    host.resize(found.size() * kHeaderBytes);
+    st = codec_->ToHost(host.data(), buffer_, host.size());
+    if (!st.ok()) return st.WithContext("recovering " + dir_);
+  }
   if (st.ok()) {
+    const uint8_t* headers = codec_ != nullptr ? host.data() : buffer_;
     for (size_t i = 0; i < found.size(); ++i)
-      visit(ctx, found[i].loc, buffer_ + i * kHeaderBytes, found[i].size);
+      visit(ctx, found[i].loc, headers + i * kHeaderBytes, found[i].size);
     return Status::Ok();
   }
   // One bad file (unreadable, gone since the listing, refusing O_DIRECT) failed the batch:

@@ -115,38 +115,52 @@ Status FileChunkStore::Init(const Config& config, const Options& o) {
   // One engine per pool: a second process on the same files would corrupt the index.
   s = PoolLock::TryLock(dir_, prefix_, /*create=*/true, &lock_);
   if (!s.ok()) return s;
-  s = AllocateBuffer(config);
+  s = AllocateBuffer(config, o);
   if (!s.ok()) return s;
   base_id_ = (XXH3_64bits(prefix_.data(), prefix_.size()) | 1) << 32;
   return dynamic() ? Status::Ok() : OpenSlots();
 }
 
-Status FileChunkStore::AllocateBuffer(const Config& config) {
-  if (config.nixl_buffer_device != "cpu") {
-    return Unsupported("nixl_buffer_device '" + config.nixl_buffer_device +
-                       "': the engine stages chunks in host memory until the GPU path lands; "
-                       "use 'cpu'");
-  }
+Status FileChunkStore::AllocateBuffer(const Config& config, const Options& o) {
   const uint64_t pages = config.nixl_buffer_size / page_bytes_;  // <= kMaxPages (validated)
   if (pages == 0) return InvalidArgument("nixl_buffer_size must hold at least one chunk");
   pages_ = static_cast<uint32_t>(pages);
   buffer_len_ = pages * page_bytes_ + kHeaderBytes;
-  // From the backend that moves it fastest (page-aligned, huge pages for POSIX).
+  const bool gpu = config.nixl_buffer_device == "cuda";
+  if (gpu) {
+    buffer_kind_ = MemKind::kVram;
+    device_ = o.device;
+    Status s = OpenDeviceCodec(o.device, pages_, page_bytes_, o.kv_runs, &codec_);
+    if (!s.ok()) return s;
+  }
+  // From the backend that moves it fastest (page-aligned, huge pages for POSIX; cuFile's
+  // own for GDS).
   void* mem = nullptr;
-  Status s = agent_->AllocMem(MemKind::kDram, buffer_len_, 0, &mem, backend_);
-  if (s.code() == Code::kUnsupported) s = agent_->AllocMem(MemKind::kDram, buffer_len_, 0, &mem);
-  if (!s.ok())
-    return s.WithContext("allocating nixl_buffer_size " + std::to_string(buffer_len_) + " bytes");
+  Status s = agent_->AllocMem(buffer_kind_, buffer_len_, device_, &mem, backend_);
+  if (s.code() == Code::kUnsupported)
+    s = agent_->AllocMem(buffer_kind_, buffer_len_, device_, &mem);
+  if (!s.ok()) {
+    return s.WithContext("allocating nixl_buffer_size " + std::to_string(buffer_len_) + " bytes" +
+                         (gpu ? " on GPU " + std::to_string(device_) : ""));
+  }
   buffer_ = static_cast<uint8_t*>(mem);
-  std::memset(buffer_ + buffer_len_ - kHeaderBytes, 0, kHeaderBytes);  // the zero page
+  uint8_t* zero_page = buffer_ + buffer_len_ - kHeaderBytes;
+  if (gpu) {
+    const std::vector<uint8_t> zeros(kHeaderBytes, 0);
+    s = codec_->ToDevice(zero_page, zeros.data(), kHeaderBytes);
+    if (!s.ok()) return s;
+  } else {
+    std::memset(zero_page, 0, kHeaderBytes);
+  }
   RegOptions reg;
   reg.backends = {backend_};
-  s = agent_->RegisterMem(MemDescList{MemKind::kDram, {DramDesc(buffer_, buffer_len_)}},
-                          &buffer_reg_, reg);
+  MemDescList mine{buffer_kind_, {DramDesc(buffer_, buffer_len_)}};
+  mine.descs[0].dev_id = device_;
+  s = agent_->RegisterMem(mine, &buffer_reg_, reg);
   if (!s.ok()) return s.WithContext("registering nixl buffer");
-  XferDescList local{MemKind::kDram, {}};
+  XferDescList local{buffer_kind_, {}};
   for (uint32_t p = 0; p < pages_; ++p) {
-    local.descs.push_back({reinterpret_cast<uint64_t>(page(p)), page_bytes_, 0});
+    local.descs.push_back({reinterpret_cast<uint64_t>(page(p)), page_bytes_, device_});
   }
   return agent_->PrepDescList(local, "", &local_prepped_);
 }
@@ -257,10 +271,10 @@ Status FileChunkStore::PostOn(XferOp op, uint32_t pg, std::span<const IoRange> r
     s = agent_->MakeTransfer(op, *local_prepped_, {&li, 1}, *slot_prepped_, {&ri, 1}, &xfer,
                              xfer_options_);
   } else {
-    XferDescList local{MemKind::kDram, {}};
+    XferDescList local{buffer_kind_, {}};
     XferDescList remote{MemKind::kFile, {}};
     for (const IoRange& r : ranges) {
-      local.descs.push_back({reinterpret_cast<uint64_t>(page(pg) + r.offset), r.len, 0});
+      local.descs.push_back({reinterpret_cast<uint64_t>(page(pg) + r.offset), r.len, device_});
       remote.descs.push_back({r.offset, r.len, io->file_id_});
     }
     s = agent_->CreateTransfer(op, local, remote, "", &xfer, xfer_options_);
@@ -290,8 +304,8 @@ Status FileChunkStore::Invalidate(const ChunkLocation& loc) {
     return agent_->RemoveMem({MemKind::kFile, {FileName(PathOf(loc))}}, backend_);
   }
   XferDescList local{
-      MemKind::kDram,
-      {{reinterpret_cast<uint64_t>(buffer_ + buffer_len_ - kHeaderBytes), kHeaderBytes, 0}}};
+      buffer_kind_,
+      {{reinterpret_cast<uint64_t>(buffer_ + buffer_len_ - kHeaderBytes), kHeaderBytes, device_}}};
   XferDescList remote{MemKind::kFile, {{0, kHeaderBytes, base_id_ + loc.slot}}};
   PendingIo io;
   io.agent_ = agent_;

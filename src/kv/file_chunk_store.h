@@ -24,6 +24,7 @@ class FileChunkStore final : public ChunkStore {
 
   uint32_t pages() const override { return pages_; }
   uint8_t* page(uint32_t p) const override { return buffer_ + uint64_t{p} * page_bytes_; }
+  DeviceCodec* codec() const override { return codec_.get(); }
   uint64_t page_bytes() const override { return page_bytes_; }
   bool dynamic() const override { return slots_ == 0; }
   uint32_t slots() const override { return slots_; }
@@ -39,7 +40,7 @@ class FileChunkStore final : public ChunkStore {
  private:
   FileChunkStore() = default;
   Status Init(const Config& config, const Options& options);
-  Status AllocateBuffer(const Config& config);
+  Status AllocateBuffer(const Config& config, const Options& options);
   Status OpenSlots();
   Status Register(XferOp op, const ChunkLocation& loc, uint64_t bytes, PendingIo* io);
   Status PostOn(XferOp op, uint32_t page, std::span<const IoRange> ranges, PendingIo* io);
@@ -65,6 +66,9 @@ class FileChunkStore final : public ChunkStore {
   uint64_t page_bytes_ = 0;
   uint8_t* buffer_ = nullptr;  // pages, then one zero page for invalidation (AllocMem)
   uint64_t buffer_len_ = 0;
+  MemKind buffer_kind_ = MemKind::kDram;  // kVram: nixl_buffer_device cuda
+  uint32_t device_ = 0;
+  std::unique_ptr<DeviceCodec> codec_;
   RegHandle buffer_reg_;
   RegHandle slots_reg_;
   std::shared_ptr<const PreppedList> local_prepped_;

@@ -7,8 +7,13 @@
 
 namespace ferry::kv {
 
-// Checks that `kv` can be used with `g` (pointers present, per-layer vectors sized).
+// Checks that `kv` can be used with `g` (pointers present, per-layer vectors sized, paged
+// parameters consistent; host slot mappings inside the cache). Says nothing of whether
+// the engine takes its memory kind (engine_io.cc).
 Status CheckLayout(const KvLayout& kv, const KvGeometry& g);
+
+// Bytes from one paged block's start to the next's.
+uint64_t BlockStride(const KvLayout& kv, const KvGeometry& g);
 
 // Sequence tokens [t0, t0 + n) must lie inside the layout's window.
 // Copies payload bytes [from, to) of the chunk into payload + from: lets the store path

@@ -124,9 +124,16 @@ uint64_t PayloadChecksum(ChecksumKind kind, const void* data, uint64_t len) {
   const auto* p = static_cast<const unsigned char*>(data);
   const uint64_t blocks = (len + kChecksumBlock - 1) / kChecksumBlock;
   std::vector<uint64_t> digests(blocks);
+  unsigned char last[kChecksumBlock];  // the short last block, zero-padded
   for (uint64_t i = 0; i < blocks; ++i) {
     const uint64_t n = std::min(kChecksumBlock, len - i * kChecksumBlock);
-    const uint64_t d = XXH3_64bits_withSeed(p + i * kChecksumBlock, n, i);
+    const unsigned char* block = p + i * kChecksumBlock;
+    if (n < kChecksumBlock) {
+      std::memcpy(last, block, n);
+      std::memset(last + n, 0, kChecksumBlock - n);
+      block = last;
+    }
+    const uint64_t d = XXH3_64bits_withSeed(block, kChecksumBlock, i);
     // Little-endian bytes whatever the host (the GPU writes them so).
     unsigned char le[8];
     for (int b = 0; b < 8; ++b) le[b] = static_cast<unsigned char>(d >> (8 * b));

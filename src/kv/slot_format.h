@@ -32,10 +32,12 @@ inline uint64_t StoredBytes(uint64_t payload) {
 //   kXxh3:      XXH3-64 of the whole payload. The host path's: one streaming pass, hashed
 //               while each piece is in cache.
 //   kBlockXxh3: XXH3-64, seeded with the payload length, of the little-endian array of
-//               XXH3-64 digests of the payload's 4 KiB blocks, block i seeded with i (the
-//               last block may be short). Every block hashes independently, so a GPU
-//               computes it with one thread per block and no host copy of the payload;
-//               XXH3 over the whole payload is one sequential chain.
+//               XXH3-64 digests of the payload's 4 KiB blocks, block i seeded with i (a
+//               short last block is padded with zeros to 4 KiB, as it is stored). Every
+//               block hashes independently, so a GPU computes it with eight threads per
+//               block and no host copy of the payload (src/kv/gpu); XXH3 over the whole
+//               payload is one sequential chain. Written by engines whose buffer is in
+//               GPU memory; every engine reads both kinds.
 enum class ChecksumKind : uint8_t { kXxh3 = 0, kBlockXxh3 = 1 };
 inline constexpr uint64_t kChecksumBlock = 4096;
 const char* ChecksumKindName(ChecksumKind kind);  // "xxh3-64", "block-xxh3-64"

@@ -50,8 +50,12 @@ class DeviceBuffer {
   size_t size_;
 };
 
+// Returns once the bytes are in device memory: cudaMemcpy from pageable memory may return
+// while its DMA is still running, and Ferry's copies run on streams that do not wait for
+// the legacy default stream (its callers make their data ready first, as NIXL's do).
 inline bool ToDevice(void* dst, const void* src, size_t len) {
-  return cudaMemcpy(dst, src, len, cudaMemcpyHostToDevice) == cudaSuccess;
+  return cudaMemcpy(dst, src, len, cudaMemcpyHostToDevice) == cudaSuccess &&
+         cudaDeviceSynchronize() == cudaSuccess;
 }
 inline std::vector<uint8_t> FromDevice(const void* src, size_t len) {
   std::vector<uint8_t> out(len);

@@ -1,7 +1,7 @@
 // The KV engine over GDS and GDS_MT with a host staging buffer (`nixl_buffer_device: cpu`,
 // the seed's GDS configuration): store, retrieve byte-equal, and a restart that finds
 // every chunk again, in static and dynamic mode, buffered and O_DIRECT. Skipped without a
-// GPU. (The GPU staging buffer, `nixl_buffer_device: cuda`, is not implemented yet.)
+// GPU. (The GPU staging buffer, `nixl_buffer_device: cuda`: kv_gpu_test.cc.)
 #include <gtest/gtest.h>
 
 #include <tuple>

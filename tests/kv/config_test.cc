@@ -141,15 +141,15 @@ TEST(KvConfig, BackendMustBeKnown) {
   }
 }
 
-TEST(KvConfig, CudaOnlyWithGds) {
-  for (const char* b : {"POSIX", "HF3FS", "OBJ"}) {
+TEST(KvConfig, CudaWithTheBackendsThatMoveGpuMemory) {
+  for (const char* b : {"HF3FS", "OBJ"}) {
     Status s = Validated(std::string("nixl_buffer_device: cuda\nextra_config:\n  nixl_backend: ") +
                          b + "\n  nixl_path: /x\n");
     EXPECT_EQ(s.code(), Code::kInvalidArgument) << b;
     EXPECT_THAT(s.message(), HasSubstr("nixl_buffer_device"));
-    EXPECT_THAT(s.message(), HasSubstr("GDS or GDS_MT"));
+    EXPECT_THAT(s.message(), HasSubstr("GDS, GDS_MT or POSIX"));
   }
-  for (const char* b : {"GDS", "GDS_MT"}) {
+  for (const char* b : {"GDS", "GDS_MT", "POSIX"}) {
     EXPECT_TRUE(Validated(std::string("nixl_buffer_device: cuda\nextra_config:\n  nixl_backend: ") +
                           b + "\n  nixl_path: /x\n")
                     .ok());

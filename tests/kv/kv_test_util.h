@@ -113,4 +113,89 @@ inline bool PrefixMatches(const std::vector<uint8_t>& got, const std::vector<int
   return true;
 }
 
+// A vLLM-style paged cache in host memory: per layer one tensor of `blocks` blocks, K and V
+// either in separate halves ([2, blocks, block_size, row], vLLM's FlashAttention form) or
+// interleaved per block ([blocks, 2, block_size, row], FlashInfer's), and a slot mapping
+// that scatters a window's tokens over the blocks in a shuffled order.
+struct PagedCache {
+  KvGeometry g;
+  uint64_t block_size = 4;
+  uint64_t blocks = 0;
+  bool interleaved = false;
+  std::vector<std::vector<uint8_t>> layers;  // one tensor per layer
+  std::vector<int64_t> slots;                // slot of window token i
+
+  PagedCache(const KvGeometry& geometry, uint64_t window, uint64_t bs, bool inter,
+             uint64_t shuffle_seed)
+      : g(geometry), block_size(bs), interleaved(inter) {
+    const uint64_t used = (window + bs - 1) / bs;
+    blocks = used + 3;  // a few blocks nobody uses
+    for (uint32_t l = 0; l < g.layers; ++l)
+      layers.emplace_back(blocks * bs * g.RowBytes() * g.planes(), 0);
+    std::vector<uint64_t> order(blocks);
+    for (uint64_t b = 0; b < blocks; ++b) order[b] = b;
+    uint64_t x = shuffle_seed | 1;
+    for (uint64_t b = blocks - 1; b > 0; --b) {  // Fisher-Yates with a fixed LCG
+      x = x * 6364136223846793005ull + 1442695040888963407ull;
+      std::swap(order[b], order[(x >> 33) % (b + 1)]);
+    }
+    for (uint64_t t = 0; t < window; ++t)
+      slots.push_back(static_cast<int64_t>(order[t / bs] * bs + t % bs));
+  }
+  uint64_t BlockStride() const { return (interleaved ? 2 : 1) * block_size * g.RowBytes(); }
+  // Where plane `p` of layer `l` starts in that layer's tensor.
+  uint64_t PlaneOffset(uint32_t p) const {
+    return p == 0 ? 0 : (interleaved ? block_size : blocks * block_size) * g.RowBytes();
+  }
+  uint8_t* Row(uint8_t* layer_base, uint32_t p, int64_t slot) const {
+    const auto s = static_cast<uint64_t>(slot);
+    return layer_base + PlaneOffset(p) + (s / block_size) * BlockStride() +
+           (s % block_size) * g.RowBytes();
+  }
+  // The layout over `bases` (this cache's tensors, or copies of them elsewhere: GPU).
+  KvLayout Layout(const std::vector<uint8_t*>& bases, const int64_t* slot_mapping,
+                  uint64_t first_token = 0) const {
+    std::vector<void*> k, v;
+    for (uint32_t l = 0; l < g.layers; ++l) {
+      k.push_back(bases[l]);
+      if (!g.mla) v.push_back(bases[l] + PlaneOffset(1));
+    }
+    KvLayout kv =
+        KvLayout::Paged(k, v, slot_mapping, slots.size(), block_size, blocks, first_token);
+    kv.block_stride = interleaved ? BlockStride() : 0;
+    return kv;
+  }
+  KvLayout Layout(uint64_t first_token = 0) {
+    std::vector<uint8_t*> bases;
+    for (auto& t : layers) bases.push_back(t.data());
+    return Layout(bases, slots.data(), first_token);
+  }
+  // Window token i holds the KvByte contents of tokens[first + i] (MakeKv's).
+  void Fill(const std::vector<int32_t>& tokens, uint64_t first) {
+    for (uint64_t i = 0; i < slots.size() && first + i < tokens.size(); ++i) {
+      for (uint32_t p = 0; p < g.planes(); ++p) {
+        for (uint32_t l = 0; l < g.layers; ++l) {
+          uint8_t* row = Row(layers[l].data(), p, slots[i]);
+          for (uint64_t b = 0; b < g.RowBytes(); ++b)
+            row[b] = KvByte(tokens[first + i], first + i, uint64_t{p} * g.layers + l, b);
+        }
+      }
+    }
+  }
+  // Window tokens [0, n) hold what Fill would put there.
+  bool Matches(const std::vector<int32_t>& tokens, uint64_t first, uint64_t n) {
+    for (uint64_t i = 0; i < n; ++i) {
+      for (uint32_t p = 0; p < g.planes(); ++p) {
+        for (uint32_t l = 0; l < g.layers; ++l) {
+          const uint8_t* row = Row(layers[l].data(), p, slots[i]);
+          for (uint64_t b = 0; b < g.RowBytes(); ++b)
+            if (row[b] != KvByte(tokens[first + i], first + i, uint64_t{p} * g.layers + l, b))
+              return false;
+        }
+      }
+    }
+    return true;
+  }
+};
+
 }  // namespace ferry::kv::testing

@@ -42,7 +42,9 @@ std::vector<unsigned char> Random(size_t n, uint64_t seed) {
 uint64_t ReferenceBlockChecksum(const unsigned char* p, uint64_t len) {
   std::vector<unsigned char> digests;
   for (uint64_t off = 0, i = 0; off < len; off += 4096, ++i) {
-    const uint64_t d = XXH3_64bits_withSeed(p + off, std::min<uint64_t>(4096, len - off), i);
+    std::vector<unsigned char> block(4096, 0);  // a short last block is zero-padded
+    std::memcpy(block.data(), p + off, std::min<uint64_t>(4096, len - off));
+    const uint64_t d = XXH3_64bits_withSeed(block.data(), 4096, i);
     for (int b = 0; b < 8; ++b) digests.push_back(static_cast<unsigned char>(d >> (8 * b)));
   }
   return XXH3_64bits_withSeed(digests.data(), digests.size(), len);

@@ -1,5 +1,5 @@
 // ferry-kv: the KV-cache offload engine from the command line.
-//   ferry-kv run [--config FILE] [--json FILE] [--model llama-3.1-8b|small]
+//   ferry-kv run [--config FILE] [--json FILE] [--model llama-3.1-8b|small] [--device cpu|cuda]
 //   ferry-kv ls | verify | clear [--config FILE]
 // Without --config: $LMCACHE_CONFIG_FILE (LMCache rules: LMCACHE_USE_EXPERIMENTAL must be
 // set), else a built-in POSIX configuration under ./ferry-cache.
@@ -15,6 +15,7 @@
 
 #include "ferry/kv/config.h"
 #include "ferry/kv/engine.h"
+#include "gpu_window.h"
 #include "lookup_bench.h"
 #include "workload.h"
 
@@ -60,6 +61,7 @@ double PeakRssMiB() {
 
 struct RunArgs {
   std::string config, json, model = "llama-3.1-8b";
+  std::string device;  // empty: the config's nixl_buffer_device
   ferry_kv::WorkloadOptions w;
   uint32_t queue_depth = 8;
   bool fresh = false, keep = false, no_lookup_bench = false;
@@ -79,6 +81,24 @@ int Run(RunArgs& a) {
     uint64_t removed = 0;
     s = ferry::kv::ClearStore(cfg, &removed);
     if (!s.ok() && s.code() != ferry::Code::kNotFound) return Fail(s.ToString());
+  }
+  // --device puts the KV window and the engine's buffer on the same side: KV in GPU
+  // memory needs the buffer there (nixl_buffer_device cuda).
+  const std::string device = a.device.empty() ? cfg.nixl_buffer_device : a.device;
+  if (device != cfg.nixl_buffer_device) {
+    cfg.nixl_buffer_device = device;
+    s = ferry::kv::ValidateConfig(cfg);
+    if (!s.ok()) return Fail("--device " + device + ": " + s.ToString());
+  }
+  std::shared_ptr<ferry_kv::GpuWindow> gpu_window;
+  if (device == "cuda") {
+    std::string why;
+    const uint64_t window_bytes = uint64_t{std::max<uint32_t>(1, a.w.window_chunks)} *
+                                  static_cast<uint64_t>(cfg.chunk_size) *
+                                  preset.geometry.BytesPerToken();
+    gpu_window = ferry_kv::OpenGpuWindow(window_bytes, 0, &why);
+    if (!gpu_window) return Fail(why);
+    a.w.gpu = gpu_window.get();
   }
   ferry::kv::EngineOptions eo;
   eo.model.model_name = preset.name;
@@ -110,6 +130,9 @@ int Run(RunArgs& a) {
   j["nixl_pool_size"] = cfg.nixl_pool_size;
   j["queue_depth"] = a.queue_depth;
   j["direct_io"] = cfg.use_direct_io;
+  j["device"] = device;
+  j["gpu_codec_s"] = double(st.device_codec_ns) / 1e9;
+  j["gpu_copy_failures"] = r.gpu_copy_failures;
   j["requests"] = r.requests;
   j["batch"] = a.w.batch;
   j["prompt_tokens"] = r.prompt_tokens;
@@ -179,6 +202,14 @@ int Run(RunArgs& a) {
               j["store_gbps"].get<double>());
   std::printf("  loaded               %.2f GB at %.2f GB/s (every byte verified)\n",
               j["gb_loaded"].get<double>(), j["load_gbps"].get<double>());
+  if (device == "cuda") {
+    const double io_s = r.store_seconds + r.load_seconds;
+    std::printf(
+        "  gpu                  KV and nixl buffer on GPU 0; gather, scatter and checksum %.1f ms "
+        "= %.1f %% of store and load time\n",
+        1e3 * j["gpu_codec_s"].get<double>(),
+        io_s > 0 ? 100 * j["gpu_codec_s"].get<double>() / io_s : 0.0);
+  }
   std::printf("  lookup               p50 %.1f us, p99 %.1f us\n", j["lookup_p50_us"].get<double>(),
               j["lookup_p99_us"].get<double>());
   if (lookup_bench_ok) {
@@ -206,7 +237,9 @@ int Run(RunArgs& a) {
     out << j.dump(2) << "\n";
     if (!out) return Fail("cannot write --json file '" + a.json + "'");
   }
-  return r.mismatched_chunks == 0 && lb.error.empty() ? 0 : 3;
+  if (r.gpu_copy_failures > 0)
+    std::printf("  gpu window copies failed: %llu\n", (unsigned long long)r.gpu_copy_failures);
+  return r.mismatched_chunks == 0 && r.gpu_copy_failures == 0 && lb.error.empty() ? 0 : 3;
 }
 
 int Scan(const std::string& config, bool verify) {
@@ -282,6 +315,10 @@ int main(int argc, char** argv) {
   run->add_option("--queue-depth", ra.queue_depth, "chunk transfers in flight")
       ->check(CLI::Range(1u, 4096u));
   run->add_option("--seed", ra.w.seed, "workload random seed");
+  run->add_option("--device", ra.device,
+                  "where the KV window and the engine's buffer live: cpu, or cuda (GPU 0; "
+                  "default: the config's nixl_buffer_device)")
+      ->check(CLI::IsMember({"cpu", "cuda"}));
   run->add_flag("--fresh", ra.fresh, "clear the cache first (always for the built-in config)");
   run->add_flag("--keep", ra.keep, "keep the built-in cache from the last run");
   run->add_flag("--no-lookup-bench", ra.no_lookup_bench, "skip the 32k-token lookup benchmark");

@@ -161,6 +161,12 @@ RunResult RunWorkload(ferry::kv::Engine& engine, const WorkloadOptions& o) {
   }
   for (uint32_t u = 0; u < std::min(o.returning, o.users); ++u) schedule.push_back(u);
 
+  // The engine's view of a slice of the window: the host window, or its GPU copy.
+  auto layout = [&](uint8_t* slice, uint64_t tokens, uint64_t first) {
+    if (o.gpu == nullptr) return KvLayout::Contiguous(slice, tokens, first);
+    return KvLayout::Contiguous(o.gpu->device + (slice - window.data()), tokens, first)
+        .OnGpu(o.gpu->ordinal);
+  };
   const size_t batch = std::clamp<size_t>(o.batch, 1, o.window_chunks);
   for (size_t pos = 0; pos < schedule.size();) {
     const std::vector<uint32_t> ids = NextStep(schedule, &pos, batch);
@@ -193,7 +199,7 @@ RunResult RunWorkload(ferry::kv::Engine& engine, const WorkloadOptions& o) {
       for (Active& a : step) {
         if (a.done) continue;
         round.push_back(&a);
-        reqs.push_back({a.prompt, KvLayout::Contiguous(a.window, wt, a.next)});
+        reqs.push_back({a.prompt, layout(a.window, wt, a.next)});
       }
       if (round.empty()) break;
       std::vector<uint64_t> restored;
@@ -203,6 +209,8 @@ RunResult RunWorkload(ferry::kv::Engine& engine, const WorkloadOptions& o) {
       r.load_seconds += Seconds(Clock::now() - t0);
       r.bytes_loaded += engine.Stats().bytes_loaded - before.bytes_loaded;
       if (!s.ok() && r.first_error.empty()) r.first_error = s.ToString();
+      if (o.gpu != nullptr && !o.gpu->download(window.data(), o.gpu->device, window.size()))
+        r.gpu_copy_failures++;
       for (size_t i = 0; i < round.size(); ++i) {
         Active& a = *round[i];
         const uint64_t got = restored[i];
@@ -235,9 +243,11 @@ RunResult RunWorkload(ferry::kv::Engine& engine, const WorkloadOptions& o) {
           FillChunk(g, a.keys[c], a.window, wt, c * cs - a.next, len);
         }
         round.push_back(&a);
-        reqs.push_back({a.prompt, KvLayout::Contiguous(a.window, wt, a.next)});
+        reqs.push_back({a.prompt, layout(a.window, wt, a.next)});
       }
       if (round.empty()) break;
+      if (o.gpu != nullptr && !o.gpu->upload(o.gpu->device, window.data(), window.size()))
+        r.gpu_copy_failures++;
       std::vector<ferry::kv::StoreResult> results;
       const auto before = engine.Stats();
       const auto t0 = Clock::now();

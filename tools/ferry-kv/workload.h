@@ -2,6 +2,7 @@
 #pragma once
 
 #include <cstdint>
+#include <functional>
 #include <string>
 #include <vector>
 
@@ -15,6 +16,15 @@ struct ModelPreset {
 };
 // "llama-3.1-8b" (32 layers, 8 KV heads, head 128, bf16) or "small"; false if unknown.
 bool FindPreset(const std::string& name, ModelPreset* out);
+
+// --device cuda: the caller window's copy in GPU memory, which the engine reads and writes;
+// the workload fills and checks the host window and copies it across outside the timed
+// calls (gpu_window.h).
+struct GpuWindow {
+  uint8_t* device = nullptr;  // window-sized, on GPU `ordinal`
+  uint32_t ordinal = 0;
+  std::function<bool(uint8_t*dst, const uint8_t*src, uint64_t n)> upload, download;
+};
 
 struct WorkloadOptions {
   ferry::kv::KvGeometry geometry;  // the engine's
@@ -31,7 +41,8 @@ struct WorkloadOptions {
   // one BatchedRetrieve and stored with one BatchedStore per round (at most window_chunks).
   uint32_t batch = 4;
   uint64_t seed = 1;
-  bool progress = false;  // progress bar on stderr
+  bool progress = false;     // progress bar on stderr
+  GpuWindow* gpu = nullptr;  // null: the window is host memory
 };
 
 struct RunResult {
@@ -43,6 +54,7 @@ struct RunResult {
   std::vector<double> lookup_us;
   uint64_t verified_bytes = 0, mismatched_chunks = 0;
   uint64_t store_failures = 0;
+  uint64_t gpu_copy_failures = 0;  // window copies to or from the GPU that failed
   std::string first_error;
   double wall_seconds = 0;
 };

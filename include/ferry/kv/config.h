@@ -38,7 +38,7 @@ struct Config {
   // --- top level (LMCache names) ---
   int64_t chunk_size = 256;                // tokens per chunk, > 0
   uint64_t nixl_buffer_size = 1ull << 30;  // bytes registered once, cut into chunk pages
-  std::string nixl_buffer_device = "cpu";  // "cpu" | "cuda" (cuda only with GDS/GDS_MT)
+  std::string nixl_buffer_device = "cpu";  // "cpu" | "cuda" (GDS, GDS_MT, POSIX)
   bool save_unfull_chunk = false;          // store a trailing partial chunk too
 
   // --- extra_config ---

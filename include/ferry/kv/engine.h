@@ -40,18 +40,30 @@ namespace ferry::kv {
 // the token sequence passed with it. Store writes only the chunks that lie wholly inside
 // the window; Retrieve fills those and checks that the chunks before it are stored.
 struct KvLayout {
-  enum class Form : uint8_t { kContiguous, kPerLayer };
+  enum class Form : uint8_t { kContiguous, kPerLayer, kPaged };
   Form form = Form::kContiguous;
   // kContiguous: one block [planes, layers, capacity_tokens, row] (planes = 2 for K,V;
   // 1 for MLA), row = kv_heads * head_size elements.
   void* base = nullptr;
   // kPerLayer: k[l] and v[l] each [capacity_tokens, row]; MLA uses k only.
+  // kPaged (vLLM's paged cache): k[l] and v[l] each point at layer l's blocks of
+  // `block_size` rows, block b starting block_stride bytes after block b - 1 (0 means
+  // block_size * row bytes: vLLM's [2, num_blocks, block_size, heads, head] per layer has
+  // k = t[0], v = t[1]; [num_blocks, 2, block_size, ...] has v = k + block_size rows and
+  // block_stride = 2 * block_size rows). Token first_token + i is in slot slot_mapping[i]
+  // (block * block_size + offset; int64, capacity_tokens entries, in the same memory as
+  // the blocks). A slot outside [0, num_blocks * block_size) is refused, never touched.
   std::vector<void*> k;
   std::vector<void*> v;
+  const int64_t* slot_mapping = nullptr;
+  uint64_t block_size = 0;
+  uint64_t num_blocks = 0;
+  uint64_t block_stride = 0;
   uint64_t capacity_tokens = 0;
   uint64_t first_token = 0;
-  // Where the memory is: host memory (kDram) today; GPU memory (kVram, `device` = the GPU
-  // ordinal, copies ordered on `stream`, a cudaStream_t) arrives with the GPU path.
+  // Where the memory is: host memory (kDram), or GPU memory (kVram; `device` = the GPU
+  // ordinal, copies ordered on `stream`, a cudaStream_t, null for the calling thread's
+  // default stream). GPU KV needs nixl_buffer_device cuda on that GPU.
   MemKind kind = MemKind::kDram;
   uint64_t device = 0;
   void* stream = nullptr;
@@ -59,6 +71,11 @@ struct KvLayout {
   static KvLayout Contiguous(void* base, uint64_t capacity_tokens, uint64_t first_token = 0);
   static KvLayout PerLayer(std::vector<void*> k, std::vector<void*> v, uint64_t capacity_tokens,
                            uint64_t first_token = 0);
+  static KvLayout Paged(std::vector<void*> k, std::vector<void*> v, const int64_t* slot_mapping,
+                        uint64_t tokens, uint64_t block_size, uint64_t num_blocks,
+                        uint64_t first_token = 0);
+  // The same layout in GPU memory of `device`.
+  KvLayout OnGpu(uint64_t device, void* stream = nullptr) const;
 };
 
 struct EngineOptions {
@@ -73,6 +90,9 @@ struct EngineOptions {
   // hashing them again. Answers are the same either way; false makes every lookup hash
   // its tokens.
   bool lookup_key_memo = true;
+  // nixl_buffer_device cuda: the GPU the staging buffer lives on (LMCache takes the
+  // current CUDA device); KV passed in must be on the same GPU.
+  uint32_t device = 0;
 };
 
 struct StoreResult {
@@ -99,6 +119,8 @@ struct EngineStats {
   uint64_t recovery_skipped = 0;  // files found at start that could not be read or wiped
   uint64_t resident_chunks = 0;   // visible now
   uint64_t capacity_chunks = 0;   // slots (static) or 0 = unlimited
+  // nixl_buffer_device cuda: GPU time of gathers, scatters and checksums (nanoseconds).
+  uint64_t device_codec_ns = 0;
 };
 
 // Completion of StoreAsync. Thread safe; keep the KV memory valid until Done().

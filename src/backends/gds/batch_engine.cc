@@ -161,8 +161,13 @@ class BatchEngine final : public IoEngine {
       CUfileIOParams_t& p = slot->params[i];
       p = {};
       p.mode = CUFILE_BATCH;
-      p.u.batch.devPtr_base = reinterpret_cast<void*>(mem.addr);
-      p.u.batch.devPtr_offset = off_t(op.buf + op.done - mem.addr);
+      // libcufile 1.15's batch path ignores devPtr_offset for host memory (seen on the H200
+      // machine in compatibility mode: every entry moved the bytes at devPtr_base), so host
+      // buffers go by their exact address. GPU buffers keep the registered base cuFile
+      // looks their registration up by.
+      const uint64_t at = op.buf + op.done;
+      p.u.batch.devPtr_base = reinterpret_cast<void*>(mem.device < 0 ? at : mem.addr);
+      p.u.batch.devPtr_offset = mem.device < 0 ? 0 : off_t(at - mem.addr);
       p.u.batch.file_offset = off_t(op.off + op.done);
       p.u.batch.size = op.len - op.done;
       p.fh = FileOf(op).handle;

@@ -211,8 +211,12 @@ Status PosixBackend::List(MemKind kind, std::string_view prefix, std::vector<Lis
 }
 
 Status PosixBackend::AllocMem(MemKind kind, uint64_t len, uint64_t dev_id, void** addr) {
+#ifdef FERRY_POSIX_VRAM
+  if (kind == MemKind::kVram) return cuda::AllocDevice(len, dev_id, addr);
+#endif
   (void)dev_id;
-  if (kind != MemKind::kDram) return Unsupported("POSIX allocates DRAM only");
+  if (kind != MemKind::kDram)
+    return Unsupported("POSIX allocates DRAM (and VRAM when built with CUDA)");
   if (len > (uint64_t{1} << 46))
     return InvalidArgument("AllocMem: " + std::to_string(len) + " bytes is too large");
   void* p = mmap(nullptr, len, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
@@ -227,6 +231,9 @@ Status PosixBackend::AllocMem(MemKind kind, uint64_t len, uint64_t dev_id, void*
 }
 
 void PosixBackend::FreeMem(MemKind kind, void* addr, uint64_t len, uint64_t dev_id) {
+#ifdef FERRY_POSIX_VRAM
+  if (kind == MemKind::kVram) return cuda::FreeDevice(addr, dev_id);
+#endif
   (void)kind, (void)dev_id;
   munmap(addr, len);
 }

@@ -1,0 +1,266 @@
+// DeviceCodec over the CUDA runtime: per-page tables of run addresses, block digests and
+// a bad-slot flag, in device memory with pinned host mirrors, so a call is a few async
+// copies and launches on the caller's stream and one synchronize.
+#define XXH_STATIC_LINKING_ONLY  // XXH3_generateSecret_fromSeed
+#include <cuda_runtime_api.h>
+#include <xxhash.h>
+
+#include <algorithm>
+#include <cstring>
+
+#include "block_hash.h"
+#include "device_memory.h"
+#include "kv/device_codec.h"
+#include "kv/kv_copy.h"
+#include "kv/slot_format.h"
+#include "kv_kernels.h"
+
+namespace ferry::kv {
+namespace {
+
+using gpu::HashSecret;
+using gpu::RowMap;
+
+Status GpuError(const char* what, cudaError_t err) {
+  return Status(Code::kIoError, std::string("GPU ") + what + ": " + cuda::CudaErrorText(err));
+}
+
+cudaStream_t StreamOf(void* stream) {
+  return stream != nullptr ? static_cast<cudaStream_t>(stream) : cudaStreamPerThread;
+}
+
+class CudaCodec final : public DeviceCodec {
+ public:
+  ~CudaCodec() override {
+    cuda::ScopedDevice on(device_);
+    if (copy_stream_ != nullptr) cudaStreamDestroy(copy_stream_);
+    if (dev_ != nullptr) cuda::FreeDevice(dev_, device_);
+    if (host_ != nullptr) cuda::FreePinned(host_);
+  }
+
+  Status Init(uint32_t device, uint32_t pages, uint64_t page_bytes, uint32_t max_runs) {
+    device_ = device;
+    std::string why;
+    const int count = cuda::DeviceCount(&why);
+    if (device >= static_cast<uint32_t>(count)) {
+      return InvalidArgument("nixl_buffer_device 'cuda': GPU " + std::to_string(device) +
+                             " does not exist (" + std::to_string(count) + " GPUs" +
+                             (why.empty() ? "" : ": " + why) + ")");
+    }
+    max_runs_ = max_runs;
+    blocks_ = AlignUp(page_bytes) / gpu::kHashBlock;
+    // Per page: run table, digests, flag (8 bytes, keeps the next page's table aligned).
+    stride_ = (uint64_t{max_runs} + blocks_ + 1) * 8;
+    Status s = cuda::AllocDevice(stride_ * std::max<uint32_t>(pages, 1), device, &dev_);
+    if (s.ok()) s = cuda::AllocPinned(stride_ * std::max<uint32_t>(pages, 1), &host_);
+    if (!s.ok()) return s.WithContext("allocating the GPU checksum tables");
+    // Header copies go on a stream of their own that does not wait for the legacy default
+    // stream, so they never wait for a caller's unrelated GPU work.
+    cuda::ScopedDevice on(device);
+    if (!on.status().ok()) return on.status();
+    const cudaError_t err = cudaStreamCreateWithFlags(&copy_stream_, cudaStreamNonBlocking);
+    if (err != cudaSuccess) return GpuError("creating a stream", err);
+    unsigned char secret[192];
+    XXH3_generateSecret_fromSeed(secret, 0);  // seed 0: XXH3's default secret
+    std::memcpy(secret_.words, secret, sizeof(secret));
+    return Status::Ok();
+  }
+
+  uint32_t device() const override { return device_; }
+
+  Status CheckLayout(const KvLayout& kv, const KvGeometry& g) override {
+    if (kv.kind != MemKind::kVram) {
+      return InvalidArgument(
+          "KV layout: the engine's buffer is in GPU memory (nixl_buffer_device cuda) and takes "
+          "KV in GPU memory (VRAM); this KV is " +
+          std::string(MemKindName(kv.kind)));
+    }
+    if (kv.device != device_) {
+      return InvalidArgument("KV layout: KV is on GPU " + std::to_string(kv.device) +
+                             ", the engine's buffer on GPU " + std::to_string(device_));
+    }
+    if (kv.capacity_tokens == 0) return Status::Ok();
+    const uint64_t rb = g.RowBytes();
+    auto check = [&](const void* p, uint64_t len, const std::string& what) {
+      Status s = cuda::CheckDeviceRange(reinterpret_cast<uint64_t>(p), len, device_);
+      return s.ok() ? s : s.WithContext("KV layout: " + what);
+    };
+    uint64_t run_bytes = 0, all = 0;
+    if (__builtin_mul_overflow(kv.capacity_tokens, rb, &run_bytes) ||
+        __builtin_mul_overflow(run_bytes, uint64_t{g.planes()} * g.layers, &all)) {
+      return InvalidArgument("KV layout: capacity_tokens rows overflow 64 bits");
+    }
+    if (kv.form == KvLayout::Form::kContiguous) return check(kv.base, all, "contiguous base");
+    uint64_t span = run_bytes;
+    if (kv.form == KvLayout::Form::kPaged) {
+      span = (kv.num_blocks - 1) * BlockStride(kv, g) + kv.block_size * rb;  // CheckLayout: fits
+      Status s = check(kv.slot_mapping, kv.capacity_tokens * 8, "slot_mapping");
+      if (!s.ok()) return s;
+    }
+    for (uint32_t l = 0; l < g.layers; ++l) {
+      Status s = check(kv.k[l], span, "K of layer " + std::to_string(l));
+      if (s.ok() && !g.mla) s = check(kv.v[l], span, "V of layer " + std::to_string(l));
+      if (!s.ok()) return s;
+    }
+    return Status::Ok();
+  }
+
+  Status Gather(const KvLayout& kv, const KvGeometry& g, uint64_t t0, uint32_t n, uint32_t page,
+                uint8_t* payload, uint64_t* checksum) override {
+    cuda::ScopedDevice on(device_);
+    if (!on.status().ok()) return on.status();
+    const cudaStream_t stream = StreamOf(kv.stream);
+    RowMap map;
+    Status s = PrepareRuns(kv, g, t0, page, stream, &map);
+    if (!s.ok()) return s;
+    cudaError_t err =
+        gpu::LaunchGather(DevTable(page), Runs(g), n, map, payload, DevFlag(page), stream);
+    if (err != cudaSuccess) return GpuError("gathering a chunk", err);
+    const uint64_t len = uint64_t{n} * g.BytesPerToken();
+    bool bad = false;
+    s = Finish(page, payload, len, stream, &bad, checksum);
+    return s.ok() && bad ? BadSlot(kv) : s;
+  }
+
+  Status Checksum(uint32_t page, uint8_t* payload, uint64_t len, void* stream,
+                  uint64_t* checksum) override {
+    cuda::ScopedDevice on(device_);
+    if (!on.status().ok()) return on.status();
+    return Finish(page, payload, len, StreamOf(stream), nullptr, checksum);
+  }
+
+  Status Scatter(const uint8_t* payload, const KvGeometry& g, uint64_t t0, uint32_t n,
+                 uint32_t page, const KvLayout& kv) override {
+    cuda::ScopedDevice on(device_);
+    if (!on.status().ok()) return on.status();
+    const cudaStream_t stream = StreamOf(kv.stream);
+    RowMap map;
+    Status s = PrepareRuns(kv, g, t0, page, stream, &map);
+    if (!s.ok()) return s;
+    cudaError_t err =
+        gpu::LaunchScatter(DevTable(page), Runs(g), n, map, payload, DevFlag(page), stream);
+    if (err == cudaSuccess)
+      err = cudaMemcpyAsync(HostFlag(page), DevFlag(page), 4, cudaMemcpyDeviceToHost, stream);
+    if (err == cudaSuccess) err = cudaStreamSynchronize(stream);
+    if (err != cudaSuccess) return GpuError("scattering a chunk", err);
+    return *HostFlag(page) != 0 ? BadSlot(kv) : Status::Ok();
+  }
+
+  Status ToDevice(void* dst, const void* src, uint64_t len) override {
+    cuda::ScopedDevice on(device_);
+    if (!on.status().ok()) return on.status();
+    cudaError_t err = cudaMemcpyAsync(dst, src, len, cudaMemcpyHostToDevice, copy_stream_);
+    if (err == cudaSuccess) err = cudaStreamSynchronize(copy_stream_);
+    return err == cudaSuccess ? Status::Ok() : GpuError("copying to the buffer", err);
+  }
+
+  Status ToHost(void* dst, const void* src, uint64_t len) override {
+    cuda::ScopedDevice on(device_);
+    if (!on.status().ok()) return on.status();
+    cudaError_t err = cudaMemcpyAsync(dst, src, len, cudaMemcpyDeviceToHost, copy_stream_);
+    if (err == cudaSuccess) err = cudaStreamSynchronize(copy_stream_);
+    return err == cudaSuccess ? Status::Ok() : GpuError("copying from the buffer", err);
+  }
+
+ private:
+  static uint32_t Runs(const KvGeometry& g) { return g.planes() * g.layers; }
+  uint64_t* DevTable(uint32_t page) const {
+    return reinterpret_cast<uint64_t*>(static_cast<uint8_t*>(dev_) + page * stride_);
+  }
+  uint64_t* HostTable(uint32_t page) const {
+    return reinterpret_cast<uint64_t*>(static_cast<uint8_t*>(host_) + page * stride_);
+  }
+  uint64_t* DevDigests(uint32_t page) const { return DevTable(page) + max_runs_; }
+  uint64_t* HostDigests(uint32_t page) const { return HostTable(page) + max_runs_; }
+  uint32_t* DevFlag(uint32_t page) const {
+    return reinterpret_cast<uint32_t*>(DevDigests(page) + blocks_);
+  }
+  uint32_t* HostFlag(uint32_t page) const {
+    return reinterpret_cast<uint32_t*>(HostDigests(page) + blocks_);
+  }
+
+  static Status BadSlot(const KvLayout& kv) {
+    return InvalidArgument("KV layout: slot_mapping holds a slot outside the cache's " +
+                           std::to_string(kv.num_blocks * kv.block_size) +
+                           " slots (num_blocks * block_size); those rows were not copied");
+  }
+
+  // The run addresses of `kv` go to the page's device table; `map` says where a token's
+  // row is inside each run.
+  Status PrepareRuns(const KvLayout& kv, const KvGeometry& g, uint64_t t0, uint32_t page,
+                     cudaStream_t stream, RowMap* map) {
+    const uint32_t runs = Runs(g);
+    if (runs > max_runs_ || runs > 65535) {
+      return InvalidArgument("KV layout: " + std::to_string(runs) +
+                             " (plane, layer) runs; the GPU path takes at most " +
+                             std::to_string(std::min<uint32_t>(max_runs_, 65535)));
+    }
+    const uint64_t rb = g.RowBytes();
+    uint64_t* table = HostTable(page);
+    for (uint32_t r = 0; r < runs; ++r) {
+      const uint32_t p = r / g.layers, l = r % g.layers;
+      table[r] = kv.form == KvLayout::Form::kContiguous
+                     ? reinterpret_cast<uint64_t>(kv.base) + uint64_t{r} * kv.capacity_tokens * rb
+                     : reinterpret_cast<uint64_t>(p == 0 ? kv.k[l] : kv.v[l]);
+    }
+    map->row_bytes = rb;
+    map->first = t0 - kv.first_token;
+    map->num_slots = kv.capacity_tokens;
+    if (kv.form == KvLayout::Form::kPaged) {
+      map->slots = kv.slot_mapping;
+      map->block_size = kv.block_size;
+      map->block_stride = BlockStride(kv, g);
+      map->num_slots = kv.num_blocks * kv.block_size;
+    }
+    cudaError_t err =
+        cudaMemcpyAsync(DevTable(page), table, uint64_t{runs} * 8, cudaMemcpyHostToDevice, stream);
+    if (err == cudaSuccess) err = cudaMemsetAsync(DevFlag(page), 0, 4, stream);
+    return err == cudaSuccess ? Status::Ok() : GpuError("preparing a chunk copy", err);
+  }
+
+  // Zeroes the padding, hashes the blocks, brings the digests (and, with `bad`, the
+  // bad-slot flag) back, waits, combines.
+  Status Finish(uint32_t page, uint8_t* payload, uint64_t len, cudaStream_t stream, bool* bad,
+                uint64_t* checksum) {
+    const uint64_t blocks = AlignUp(len) / gpu::kHashBlock;
+    if (blocks > blocks_) return InvalidArgument("GPU checksum: payload larger than a page");
+    cudaError_t err = cudaSuccess;
+    if (AlignUp(len) > len) err = cudaMemsetAsync(payload + len, 0, AlignUp(len) - len, stream);
+    if (err == cudaSuccess)
+      err = gpu::LaunchBlockHashes(payload, blocks, secret_, DevDigests(page), stream);
+    if (err == cudaSuccess)
+      err = cudaMemcpyAsync(HostDigests(page), DevDigests(page), blocks * 8, cudaMemcpyDeviceToHost,
+                            stream);
+    if (err == cudaSuccess && bad != nullptr)
+      err = cudaMemcpyAsync(HostFlag(page), DevFlag(page), 4, cudaMemcpyDeviceToHost, stream);
+    if (err == cudaSuccess) err = cudaStreamSynchronize(stream);
+    if (err != cudaSuccess) return GpuError("checksumming a chunk", err);
+    if (bad != nullptr) *bad = *HostFlag(page) != 0;
+    // The digests are little-endian words, which is what the host holds too (x86-64 and
+    // aarch64 Linux).
+    *checksum = XXH3_64bits_withSeed(HostDigests(page), blocks * 8, len);
+    return Status::Ok();
+  }
+
+  uint32_t device_ = 0;
+  uint32_t max_runs_ = 0;
+  uint64_t blocks_ = 0;  // digests per page
+  uint64_t stride_ = 0;  // table bytes per page
+  void* dev_ = nullptr;
+  void* host_ = nullptr;
+  cudaStream_t copy_stream_ = nullptr;
+  HashSecret secret_{};
+};
+
+}  // namespace
+
+Status OpenDeviceCodec(uint32_t device, uint32_t pages, uint64_t page_bytes, uint32_t max_runs,
+                       std::unique_ptr<DeviceCodec>* out) {
+  auto codec = std::make_unique<CudaCodec>();
+  Status s = codec->Init(device, pages, page_bytes, max_runs);
+  if (!s.ok()) return s;
+  *out = std::move(codec);
+  return Status::Ok();
+}
+
+}  // namespace ferry::kv

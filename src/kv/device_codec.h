@@ -34,8 +34,9 @@ class DeviceCodec {
                         uint32_t page, uint8_t* payload, uint64_t* checksum) = 0;
   // The kBlockXxh3 checksum of `len` bytes at `payload` (zeroing its padding first, as
   // the definition pads with zeros), on `stream` (a cudaStream_t; null: this thread's).
+  // With `header`, the kHeaderBytes before `payload` are copied there in the same wait.
   virtual Status Checksum(uint32_t page, uint8_t* payload, uint64_t len, void* stream,
-                          uint64_t* checksum) = 0;
+                          uint64_t* checksum, uint8_t* header = nullptr) = 0;
   // Copies the chunk at `payload` back into tokens [t0, t0 + n) of `kv`. Returns once the
   // GPU is done (the page may be reused then).
   virtual Status Scatter(const uint8_t* payload, const KvGeometry& g, uint64_t t0, uint32_t n,

@@ -124,9 +124,15 @@ Status EngineImpl::CheckPage(uint32_t page, const ChunkKey& key, uint32_t n, voi
   DeviceCodec* codec = storage_->codec();
   const uint64_t payload = uint64_t{n} * g_.BytesPerToken();
   std::vector<uint8_t> host;  // the header (or, rarely, the chunk) of a GPU page
+  uint64_t gpu_sum = 0;
   if (codec != nullptr) {
+    // The header comes over with the block checksum of the payload it should describe, in
+    // one wait; a header that says otherwise makes the chunk a miss either way.
     host.resize(kHeaderBytes);
-    Status s = codec->ToHost(host.data(), buf, kHeaderBytes);
+    const auto began = std::chrono::steady_clock::now();
+    Status s = codec->Checksum(page, const_cast<uint8_t*>(buf) + kHeaderBytes, payload, stream,
+                               &gpu_sum, host.data());
+    counters_.codec_ns.fetch_add(NanosSince(began));
     if (!s.ok()) return s;
   }
   ChunkHeader h;
@@ -140,12 +146,7 @@ Status EngineImpl::CheckPage(uint32_t page, const ChunkKey& key, uint32_t n, voi
   if (codec == nullptr) {
     match = PayloadMatches(h, buf + kHeaderBytes);
   } else if (h.checksum_kind == ChecksumKind::kBlockXxh3) {
-    uint64_t sum = 0;
-    const auto began = std::chrono::steady_clock::now();
-    s = codec->Checksum(page, const_cast<uint8_t*>(buf) + kHeaderBytes, payload, stream, &sum);
-    counters_.codec_ns.fetch_add(NanosSince(began));
-    if (!s.ok()) return s;
-    match = sum == h.payload_checksum;
+    match = gpu_sum == h.payload_checksum;
   } else {
     // Written by an engine with a host buffer (XXH3 over the whole payload, one sequential
     // chain): checked on the host, the only case where a payload crosses to it.

@@ -6,12 +6,17 @@
 // (nixl_pool_size > 0) opens that many slot files at start, named deterministically from
 // the model/rank/layout so a restart finds them and rebuilds the index from their headers.
 // Dynamic mode (nixl_pool_size == 0) keeps one file per chunk, named from the key's hex.
-// Every stored chunk carries a header (magic, version, key, geometry, length, XXH3
-// checksum) checked on every read: a mismatch is a miss and counts in
+// Every stored chunk carries a header (magic, version, key, geometry, length, checksum:
+// XXH3-64 from host buffers, a block checksum computed on the GPU from GPU buffers) checked
+// on every read: a mismatch is a miss and counts in
 // EngineStats::corrupt_chunks, never returned data. A chunk is visible to Lookup/Contains
 // only after its write completed. When the pool is full the least recently used unpinned
 // chunk is evicted; when nothing can be evicted Store fails with kNoSpace and counts it.
 // Files are created 0600 and only ever inside nixl_path.
+//
+// nixl_buffer_device cuda puts the buffer on GPU EngineOptions::device; KV is then GPU
+// memory of that GPU (KvLayout::OnGpu), gathered and scattered there on the caller's stream
+// (docs/kv-engine.md, "GPU memory").
 //
 // Ownership: Engine::Create hands back a std::unique_ptr; the engine owns its buffer, its
 // slot registrations and (unless EngineOptions::agent is given) its agent. Destroying the

@@ -7,6 +7,7 @@
 
 #include <algorithm>
 #include <cstring>
+#include <vector>
 
 #include "block_hash.h"
 #include "device_memory.h"
@@ -49,11 +50,12 @@ class CudaCodec final : public DeviceCodec {
     }
     max_runs_ = max_runs;
     blocks_ = AlignUp(page_bytes) / gpu::kHashBlock;
-    // Per page: run table, digests, flag (8 bytes, keeps the next page's table aligned).
-    stride_ = (uint64_t{max_runs} + blocks_ + 1) * 8;
+    // Per page: run table, digests, flag (8 bytes), a header (used on the host side only).
+    stride_ = (uint64_t{max_runs} + blocks_ + 1) * 8 + kHeaderBytes;
     Status s = cuda::AllocDevice(stride_ * std::max<uint32_t>(pages, 1), device, &dev_);
     if (s.ok()) s = cuda::AllocPinned(stride_ * std::max<uint32_t>(pages, 1), &host_);
     if (!s.ok()) return s.WithContext("allocating the GPU checksum tables");
+    uploaded_.assign(std::max<uint32_t>(pages, 1), 0);
     // Header copies go on a stream of their own that does not wait for the legacy default
     // stream, so they never wait for a caller's unrelated GPU work.
     cuda::ScopedDevice on(device);
@@ -117,16 +119,24 @@ class CudaCodec final : public DeviceCodec {
         gpu::LaunchGather(DevTable(page), Runs(g), n, map, payload, DevFlag(page), stream);
     if (err != cudaSuccess) return GpuError("gathering a chunk", err);
     const uint64_t len = uint64_t{n} * g.BytesPerToken();
-    bool bad = false;
-    s = Finish(page, payload, len, stream, &bad, checksum);
+    bool bad = false;  // only a slot mapping can point outside
+    s = Finish(page, payload, len, stream, map.slots != nullptr ? &bad : nullptr, checksum);
     return s.ok() && bad ? BadSlot(kv) : s;
   }
 
-  Status Checksum(uint32_t page, uint8_t* payload, uint64_t len, void* stream,
-                  uint64_t* checksum) override {
+  Status Checksum(uint32_t page, uint8_t* payload, uint64_t len, void* stream, uint64_t* checksum,
+                  uint8_t* header) override {
     cuda::ScopedDevice on(device_);
     if (!on.status().ok()) return on.status();
-    return Finish(page, payload, len, StreamOf(stream), nullptr, checksum);
+    const cudaStream_t s = StreamOf(stream);
+    if (header != nullptr) {
+      const cudaError_t err = cudaMemcpyAsync(HostHeader(page), payload - kHeaderBytes,
+                                              kHeaderBytes, cudaMemcpyDeviceToHost, s);
+      if (err != cudaSuccess) return GpuError("copying a chunk header", err);
+    }
+    Status st = Finish(page, payload, len, s, nullptr, checksum);
+    if (st.ok() && header != nullptr) std::memcpy(header, HostHeader(page), kHeaderBytes);
+    return st;
   }
 
   Status Scatter(const uint8_t* payload, const KvGeometry& g, uint64_t t0, uint32_t n,
@@ -137,13 +147,14 @@ class CudaCodec final : public DeviceCodec {
     RowMap map;
     Status s = PrepareRuns(kv, g, t0, page, stream, &map);
     if (!s.ok()) return s;
+    const bool paged = map.slots != nullptr;  // only a slot mapping can point outside
     cudaError_t err =
         gpu::LaunchScatter(DevTable(page), Runs(g), n, map, payload, DevFlag(page), stream);
-    if (err == cudaSuccess)
+    if (err == cudaSuccess && paged)
       err = cudaMemcpyAsync(HostFlag(page), DevFlag(page), 4, cudaMemcpyDeviceToHost, stream);
     if (err == cudaSuccess) err = cudaStreamSynchronize(stream);
     if (err != cudaSuccess) return GpuError("scattering a chunk", err);
-    return *HostFlag(page) != 0 ? BadSlot(kv) : Status::Ok();
+    return paged && *HostFlag(page) != 0 ? BadSlot(kv) : Status::Ok();
   }
 
   Status ToDevice(void* dst, const void* src, uint64_t len) override {
@@ -178,6 +189,9 @@ class CudaCodec final : public DeviceCodec {
   uint32_t* HostFlag(uint32_t page) const {
     return reinterpret_cast<uint32_t*>(HostDigests(page) + blocks_);
   }
+  uint8_t* HostHeader(uint32_t page) const {
+    return reinterpret_cast<uint8_t*>(HostDigests(page) + blocks_ + 1);
+  }
 
   static Status BadSlot(const KvLayout& kv) {
     return InvalidArgument("KV layout: slot_mapping holds a slot outside the cache's " +
@@ -196,12 +210,18 @@ class CudaCodec final : public DeviceCodec {
                              std::to_string(std::min<uint32_t>(max_runs_, 65535)));
     }
     const uint64_t rb = g.RowBytes();
+    // The page's table keeps what was last uploaded (every call waits for its copies): a
+    // caller whose tensors stay put, as a server's do, skips the upload.
     uint64_t* table = HostTable(page);
+    bool same = uploaded_[page] == runs;
     for (uint32_t r = 0; r < runs; ++r) {
       const uint32_t p = r / g.layers, l = r % g.layers;
-      table[r] = kv.form == KvLayout::Form::kContiguous
-                     ? reinterpret_cast<uint64_t>(kv.base) + uint64_t{r} * kv.capacity_tokens * rb
-                     : reinterpret_cast<uint64_t>(p == 0 ? kv.k[l] : kv.v[l]);
+      const uint64_t base =
+          kv.form == KvLayout::Form::kContiguous
+              ? reinterpret_cast<uint64_t>(kv.base) + uint64_t{r} * kv.capacity_tokens * rb
+              : reinterpret_cast<uint64_t>(p == 0 ? kv.k[l] : kv.v[l]);
+      same = same && table[r] == base;
+      table[r] = base;
     }
     map->row_bytes = rb;
     map->first = t0 - kv.first_token;
@@ -212,9 +232,15 @@ class CudaCodec final : public DeviceCodec {
       map->block_stride = BlockStride(kv, g);
       map->num_slots = kv.num_blocks * kv.block_size;
     }
-    cudaError_t err =
-        cudaMemcpyAsync(DevTable(page), table, uint64_t{runs} * 8, cudaMemcpyHostToDevice, stream);
-    if (err == cudaSuccess) err = cudaMemsetAsync(DevFlag(page), 0, 4, stream);
+    cudaError_t err = cudaSuccess;
+    if (!same) {
+      uploaded_[page] = 0;  // until the copy is queued
+      err = cudaMemcpyAsync(DevTable(page), table, uint64_t{runs} * 8, cudaMemcpyHostToDevice,
+                            stream);
+      if (err == cudaSuccess) uploaded_[page] = runs;
+    }
+    if (err == cudaSuccess && map->slots != nullptr)
+      err = cudaMemsetAsync(DevFlag(page), 0, 4, stream);
     return err == cudaSuccess ? Status::Ok() : GpuError("preparing a chunk copy", err);
   }
 
@@ -245,9 +271,10 @@ class CudaCodec final : public DeviceCodec {
   uint32_t device_ = 0;
   uint32_t max_runs_ = 0;
   uint64_t blocks_ = 0;  // digests per page
-  uint64_t stride_ = 0;  // table bytes per page
+  uint64_t stride_ = 0;  // bytes per page of the tables
   void* dev_ = nullptr;
   void* host_ = nullptr;
+  std::vector<uint32_t> uploaded_;  // per page: runs in its device table (0: unknown)
   cudaStream_t copy_stream_ = nullptr;
   HashSecret secret_{};
 };

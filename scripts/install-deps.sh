@@ -31,6 +31,22 @@ install_cufile_wheel() {
 }
 install_cufile_wheel
 
+# The Python package's build (nanobind) and tests (numpy, pytest), pinned, into .venv;
+# reinstalled only when the pins change.
+install_python_packages() {
+  local root req stamp
+  root=$(cd "$(dirname "$0")/.." && pwd)
+  req="$root/scripts/requirements-python.txt"
+  stamp="$root/.venv/.ferry-python-$(sha256sum "$req" | cut -c1-16)"
+  [ -f "$stamp" ] && return 0
+  [ -x "$root/.venv/bin/python" ] || "${PYTHON:-python3}" -m venv "$root/.venv"
+  echo "install-deps: Python packages (scripts/requirements-python.txt) into $root/.venv"
+  "$root/.venv/bin/python" -m pip install -q --disable-pip-version-check -r "$req"
+  rm -f "$root"/.venv/.ferry-python-*
+  touch "$stamp"
+}
+install_python_packages
+
 missing=()
 for p in "${pkgs[@]}"; do
   dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" || missing+=("$p")

@@ -6,6 +6,7 @@
 // and checksums, and this machine's pinned host<->device copy rate.
 //
 //   kv-gpu-vs-dram DIR [--backends GDS,GDS_MT,POSIX] [--chunks 16] [--rounds 3] [--direct]
+//                  [--stream] [--posix-param KEY=VALUE ...]
 #include <cuda_runtime_api.h>
 
 #include <CLI/CLI.hpp>
@@ -74,19 +75,20 @@ struct GpuPaged {
     for (void* p : layers) cudaFree(p);
     cudaFree(slots);
   }
-  KvLayout Layout(uint64_t tokens) const {
+  KvLayout Layout(uint64_t tokens, void* stream) const {
     std::vector<void*> k, v;
     const uint64_t plane = blocks * kBlockTokens * kLlama.RowBytes();
     for (void* p : layers) {
       k.push_back(p);
       v.push_back(static_cast<uint8_t*>(p) + plane);
     }
-    return KvLayout::Paged(k, v, slots, tokens, kBlockTokens, blocks).OnGpu(0);
+    return KvLayout::Paged(k, v, slots, tokens, kBlockTokens, blocks).OnGpu(0, stream);
   }
 };
 
 std::unique_ptr<ferry::kv::Engine> MakeEngine(const std::string& dir, const std::string& backend,
-                                              bool gpu, bool direct, uint64_t chunks) {
+                                              bool gpu, bool direct, uint64_t chunks,
+                                              const std::vector<std::string>& posix_params) {
   ferry::kv::Config c;
   c.chunk_size = kChunkTokens;
   c.enable_nixl_storage = true;
@@ -95,6 +97,13 @@ std::unique_ptr<ferry::kv::Engine> MakeEngine(const std::string& dir, const std:
   c.nixl_pool_size = static_cast<int64_t>(2 * chunks);
   c.use_direct_io = direct;
   c.nixl_buffer_device = gpu ? "cuda" : "cpu";
+  if (backend == "POSIX") {
+    for (const std::string& kv : posix_params) {
+      const size_t eq = kv.find('=');
+      if (eq == std::string::npos) Die("--posix-param wants KEY=VALUE, got '" + kv + "'");
+      c.nixl_backend_params[kv.substr(0, eq)] = kv.substr(eq + 1);
+    }
+  }
   const uint64_t page = 4096 + kChunkTokens * kLlama.BytesPerToken();
   c.nixl_buffer_size = 8 * page;
   ferry::kv::EngineOptions o;
@@ -149,23 +158,31 @@ int main(int argc, char** argv) {
   app.add_option("--chunks", chunks, "chunks per store and load call")->check(CLI::Range(1, 256));
   app.add_option("--rounds", rounds, "rounds, the two paths alternating")->check(CLI::Range(1, 50));
   app.add_flag("--direct", direct, "open the files O_DIRECT");
+  bool own_stream = false;
+  std::vector<std::string> posix_params;
+  app.add_flag("--stream", own_stream,
+               "gather and scatter on a stream of the caller's own (non-blocking, as a "
+               "server's are) instead of the thread's default stream");
+  app.add_option("--posix-param", posix_params, "KEY=VALUE for the POSIX backend (repeatable)");
   CLI11_PARSE(app, argc, argv);
 
   const uint64_t tokens = chunks * kChunkTokens;
   const double bytes = double(tokens) * double(kLlama.BytesPerToken());
-  std::printf("kv-gpu-vs-dram: llama-3.1-8b, %llu chunks of %.0f MiB per call, %s, %d rounds\n",
+  std::printf("kv-gpu-vs-dram: llama-3.1-8b, %llu chunks of %.0f MiB per call, %s, %d rounds%s\n",
               (unsigned long long)chunks, double(kChunkTokens * kLlama.BytesPerToken()) / (1 << 20),
-              direct ? "O_DIRECT" : "buffered", rounds);
+              direct ? "O_DIRECT" : "buffered", rounds, own_stream ? ", own stream" : "");
   std::printf("pinned copy: host->device %.1f GB/s, device->host %.1f GB/s\n", PinnedRate(true),
               PinnedRate(false));
   GpuPaged src(tokens, 1), dst(tokens, 2);
+  cudaStream_t stream = nullptr;
+  if (own_stream) CudaCheck(cudaStreamCreateWithFlags(&stream, cudaStreamNonBlocking), "stream");
   std::vector<uint8_t> host(static_cast<size_t>(bytes)), back(host.size());
   for (size_t i = 0; i < host.size(); i += 4096) host[i] = static_cast<uint8_t>(i >> 12);
 
   std::stringstream list(backends);
   for (std::string backend; std::getline(list, backend, ',');) {
-    auto dram = MakeEngine(dir, backend, false, direct, chunks);
-    auto gpu = MakeEngine(dir, backend, true, direct, chunks);
+    auto dram = MakeEngine(dir, backend, false, direct, chunks, posix_params);
+    auto gpu = MakeEngine(dir, backend, true, direct, chunks, posix_params);
     Figures f[2];  // 0: host, 1: GPU
     for (int r = 0; r < rounds; ++r) {
       for (int k = 0; k < 2; ++k) {
@@ -173,9 +190,9 @@ int main(int argc, char** argv) {
         ferry::kv::Engine& e = path == 1 ? *gpu : *dram;
         const auto prompt = Prompt(tokens, 1000 * r + path + 7);
         const KvLayout in =
-            path == 1 ? src.Layout(tokens) : KvLayout::Contiguous(host.data(), tokens);
+            path == 1 ? src.Layout(tokens, stream) : KvLayout::Contiguous(host.data(), tokens);
         const KvLayout out =
-            path == 1 ? dst.Layout(tokens) : KvLayout::Contiguous(back.data(), tokens);
+            path == 1 ? dst.Layout(tokens, stream) : KvLayout::Contiguous(back.data(), tokens);
         const uint64_t codec0 = e.Stats().device_codec_ns;
         auto t0 = Clock::now();
         ferry::kv::StoreResult sr;

@@ -115,6 +115,23 @@ class PyTransfer {
     }
     Check(s);
   }
+  // Post and wait in one call: a small synchronous transfer crosses into C++ once.
+  void Run(std::optional<double> timeout_s) {
+    Transfer& t = get();
+    Status s;
+    {
+      nb::gil_scoped_release unlocked;
+      s = t.Post();
+      if (s.ok()) {
+        s = t.Check();
+        if (s.code() == Code::kInProgress) {
+          s = t.Wait(timeout_s ? std::chrono::nanoseconds(static_cast<int64_t>(*timeout_s * 1e9))
+                               : std::chrono::nanoseconds(std::chrono::hours(24 * 365)));
+        }
+      }
+    }
+    Check(s);
+  }
   void Cancel() { Check(get().Cancel()); }
   int Fd() {
     int fd = -1;
@@ -327,6 +344,8 @@ void DefineAgent(nb::module_& m) {
       .def("done", &PyTransfer::Done, "True once finished (never blocks); raises if it failed.")
       .def("wait", &PyTransfer::Wait, "timeout_s"_a = nb::none(),
            "Blocks until finished (without the GIL); raises on failure.")
+      .def("run", &PyTransfer::Run, "timeout_s"_a = nb::none(),
+           "post() and wait() in one call (without the GIL); raises on failure.")
       .def("cancel", &PyTransfer::Cancel, nb::call_guard<nb::gil_scoped_release>())
       .def("fd", &PyTransfer::Fd, "A file descriptor that becomes readable on completion.")
       .def("release", &PyTransfer::Release, nb::call_guard<nb::gil_scoped_release>())

@@ -62,6 +62,60 @@ class Engine(_ferry.KvEngine):
             raise _ferry.InvalidArgument("INVALID_ARGUMENT: retrieve needs writable KV memory")
         return self._retrieve(_tokens(tokens), addr, cap, first_token, kind, dev, stream)
 
+    def _paged(self, kv_caches, slot_mapping, block_size, layout):
+        """Per-layer K and V addresses of vLLM's block tensors, their memory, the slot
+        mapping's address and length, and the block stride."""
+        if layout not in ("flash_attn", "flashinfer"):
+            raise _ferry.InvalidArgument("INVALID_ARGUMENT: layout must be 'flash_attn' "
+                                         "([2, blocks, block_size, heads, head] per layer) or "
+                                         "'flashinfer' ([blocks, 2, block_size, heads, head])")
+        if len(kv_caches) == 0:
+            raise _ferry.InvalidArgument("INVALID_ARGUMENT: no per-layer KV tensors")
+        per_row = self._per_token // (2 * len(kv_caches))
+        ks, vs, kinds = [], [], set()
+        blocks = None
+        for t in kv_caches:
+            kind, addr, n, dev = _one(t, 0)
+            kinds.add((kind, dev))
+            layer_blocks = n // (2 * block_size * per_row)
+            if layer_blocks * 2 * block_size * per_row != n:
+                raise _ferry.InvalidArgument(
+                    f"INVALID_ARGUMENT: a layer's KV tensor of {n} bytes is not 2 x blocks x "
+                    f"{block_size} rows of {per_row} bytes")
+            blocks = layer_blocks if blocks is None else min(blocks, layer_blocks)
+            ks.append(addr)
+            half = (layer_blocks if layout == "flash_attn" else 1) * block_size * per_row
+            vs.append(addr + half)
+        if len(kinds) != 1:
+            raise _ferry.InvalidArgument("INVALID_ARGUMENT: the layers' KV tensors are in "
+                                         "different memories")
+        kind, dev = kinds.pop()
+        skind, saddr, sbytes, _ = _one(slot_mapping, dev)
+        if getattr(slot_mapping, "dtype", None) is not None and str(slot_mapping.dtype) not in (
+                "int64", "torch.int64"):
+            raise _ferry.InvalidArgument("INVALID_ARGUMENT: slot_mapping must be int64")
+        if skind != kind:
+            raise _ferry.InvalidArgument("INVALID_ARGUMENT: slot_mapping must be in the same "
+                                         "memory as the KV tensors")
+        stride = 2 * block_size * per_row if layout == "flashinfer" else 0
+        return ks, vs, saddr, sbytes // 8, blocks, stride, kind, dev
+
+    def store_paged(self, tokens, kv_caches, slot_mapping, block_size: int,
+                    first_token: int = 0, layout: str = "flash_attn", stream: int = 0) -> dict:
+        """Stores from vLLM's paged KV: ``kv_caches`` one tensor per layer, token
+        ``first_token + i`` in slot ``slot_mapping[i]`` (int64)."""
+        ks, vs, slots, n, blocks, stride, kind, dev = self._paged(kv_caches, slot_mapping,
+                                                                  block_size, layout)
+        return self._store_paged(_tokens(tokens), ks, vs, slots, n, block_size, blocks, stride,
+                                 first_token, kind, dev, stream)
+
+    def retrieve_paged(self, tokens, kv_caches, slot_mapping, block_size: int,
+                       first_token: int = 0, layout: str = "flash_attn", stream: int = 0) -> int:
+        ks, vs, slots, n, blocks, stride, kind, dev = self._paged(kv_caches, slot_mapping,
+                                                                  block_size, layout)
+        return self._retrieve_paged(_tokens(tokens), ks, vs, slots, n, block_size, blocks, stride,
+                                    first_token, kind, dev, stream)
+
     def lookup(self, tokens) -> int:
         return super().lookup(_tokens(tokens))
 

@@ -124,6 +124,54 @@ class PyEngine {
     return restored;
   }
 
+  // vLLM's paged form: per-layer K and V block addresses, an int64 slot mapping.
+  static kv::KvLayout PagedLayout(const std::vector<uint64_t>& k, const std::vector<uint64_t>& v,
+                                  uint64_t slots, uint64_t capacity, uint64_t block_size,
+                                  uint64_t num_blocks, uint64_t block_stride, uint64_t first,
+                                  const std::string& kind, uint64_t device, uint64_t stream) {
+    std::vector<void*> kp, vp;
+    for (uint64_t a : k) kp.push_back(reinterpret_cast<void*>(a));
+    for (uint64_t a : v) vp.push_back(reinterpret_cast<void*>(a));
+    kv::KvLayout l = kv::KvLayout::Paged(kp, vp, reinterpret_cast<const int64_t*>(slots), capacity,
+                                         block_size, num_blocks, first);
+    l.block_stride = block_stride;
+    if (kind == "VRAM") return l.OnGpu(device, reinterpret_cast<void*>(stream));
+    if (kind != "DRAM")
+      throw StatusError{InvalidArgument("KV memory must be DRAM or VRAM, got '" + kind + "'")};
+    return l;
+  }
+
+  nb::dict StorePaged(const Tokens& tokens, const std::vector<uint64_t>& k,
+                      const std::vector<uint64_t>& v, uint64_t slots, uint64_t capacity,
+                      uint64_t block_size, uint64_t num_blocks, uint64_t block_stride,
+                      uint64_t first, const std::string& kind, uint64_t device, uint64_t stream) {
+    const kv::KvLayout l = PagedLayout(k, v, slots, capacity, block_size, num_blocks, block_stride,
+                                       first, kind, device, stream);
+    kv::StoreResult r;
+    {
+      nb::gil_scoped_release unlocked;
+      Check(get().Store(Span(tokens), l, &r));
+    }
+    nb::dict d;
+    d["chunks_written"] = r.chunks_written;
+    d["chunks_present"] = r.chunks_present;
+    d["tokens_covered"] = r.tokens_covered;
+    return d;
+  }
+
+  uint64_t RetrievePaged(const Tokens& tokens, const std::vector<uint64_t>& k,
+                         const std::vector<uint64_t>& v, uint64_t slots, uint64_t capacity,
+                         uint64_t block_size, uint64_t num_blocks, uint64_t block_stride,
+                         uint64_t first, const std::string& kind, uint64_t device,
+                         uint64_t stream) {
+    const kv::KvLayout l = PagedLayout(k, v, slots, capacity, block_size, num_blocks, block_stride,
+                                       first, kind, device, stream);
+    uint64_t restored = 0;
+    nb::gil_scoped_release unlocked;
+    Check(get().Retrieve(Span(tokens), l, &restored));
+    return restored;
+  }
+
   uint64_t Lookup(const Tokens& tokens) {
     nb::gil_scoped_release unlocked;
     return get().Lookup(Span(tokens));
@@ -239,6 +287,8 @@ void DefineKv(nb::module_& m) {
            "device"_a = 0)
       .def("_store", &PyEngine::Store)
       .def("_retrieve", &PyEngine::Retrieve)
+      .def("_store_paged", &PyEngine::StorePaged)
+      .def("_retrieve_paged", &PyEngine::RetrievePaged)
       .def("lookup", &PyEngine::Lookup, "tokens"_a)
       .def("keys", &PyEngine::Keys, "tokens"_a)
       .def("contains", &PyEngine::Contains, "key"_a)

@@ -94,3 +94,48 @@ def test_config_errors_name_the_key(workdir):
     assert "chunk_size" in e.value.message
     with pytest.raises(ferry.NotFound):
         ferry.kv.Config.load(path=str(workdir / "missing.yaml"))
+
+
+@pytest.mark.parametrize("layout", ["flash_attn", "flashinfer"])
+def test_paged_kv_in_vllm_form(config, layout):
+    """Per-layer block tensors and a shuffled slot mapping: stored pages come back into
+    other blocks of another cache, and equal what the contiguous form stores."""
+    eng = ferry.kv.Engine(config, "tiny", **GEOMETRY)
+    tokens = np.arange(500, 548, dtype=np.int32)  # three chunks
+    bs, blocks, row = 4, 16, 64
+    rng = np.random.default_rng(3)
+
+    def cache():
+        shape = (2, blocks, bs, 2, 32) if layout == "flash_attn" else (blocks, 2, bs, 2, 32)
+        return [np.zeros(shape, np.uint8) for _ in range(2)]
+
+    def slots(seed):
+        order = np.random.default_rng(seed).permutation(blocks)
+        return np.array([order[t // bs] * bs + t % bs for t in range(len(tokens))], np.int64)
+
+    def row_of(layer_tensor, plane, slot):
+        b, o = divmod(int(slot), bs)
+        t = layer_tensor[plane, b, o] if layout == "flash_attn" else layer_tensor[b, plane, o]
+        return t.reshape(-1)
+
+    src, src_slots = cache(), slots(1)
+    contiguous = rng.integers(0, 255, (2, 2, len(tokens), row), dtype=np.uint8)
+    for layer in range(2):
+        for plane in range(2):
+            for i, s in enumerate(src_slots):
+                row_of(src[layer], plane, s)[:] = contiguous[plane, layer, i]
+    assert eng.store_paged(tokens, src, src_slots, bs, layout=layout)["chunks_written"] == 3
+    dst, dst_slots = cache(), slots(2)
+    assert eng.retrieve_paged(tokens, dst, dst_slots, bs, layout=layout) == 48
+    for layer in range(2):
+        for plane in range(2):
+            for i, s in enumerate(dst_slots):
+                assert np.array_equal(row_of(dst[layer], plane, s), contiguous[plane, layer, i])
+    flat = np.zeros_like(contiguous)
+    assert eng.retrieve(tokens, flat) == 48 and np.array_equal(flat, contiguous)
+    bad = src_slots.copy()
+    bad[3] = blocks * bs
+    with pytest.raises(ferry.InvalidArgument, match="slot_mapping"):
+        eng.store_paged(np.arange(900, 948, dtype=np.int32), src, bad, bs, layout=layout)
+    with pytest.raises(ferry.InvalidArgument, match="int64"):
+        eng.store_paged(tokens, src, src_slots.astype(np.int32), bs, layout=layout)

@@ -25,7 +25,7 @@ from __future__ import annotations
 import numpy as _np
 
 from . import _ferry
-from ._ferry import Error, PreppedList, Transfer
+from ._ferry import CompletionQueue, Error, PreppedList, Transfer
 
 # The exception classes, one per status code (ferry.InvalidArgument, ...).
 for _name in dir(_ferry):
@@ -38,4 +38,4 @@ from .memory import descriptors, file_desc  # noqa: E402
 from .agent import Agent  # noqa: E402
 from . import kv  # noqa: E402
 
-__all__ = ["Agent", "Error", "PreppedList", "Transfer", "descriptors", "file_desc", "kv"]
+__all__ = ["Agent", "CompletionQueue", "Error", "PreppedList", "Transfer", "descriptors", "file_desc", "kv"]

@@ -19,11 +19,13 @@ class Agent(_ferry.Agent):
         return self._register(k, rows, metas, list(backends))
 
     def transfer(self, op: str, local, target, *, local_kind: str | None = None,
-                 target_kind: str = "FILE", target_name: str = "", backend: int = 0) -> _ferry.Transfer:
-        """A transfer ("READ": target -> local, "WRITE": local -> target), not yet posted."""
+                 target_kind: str = "FILE", target_name: str = "", backend: int = 0,
+                 queue: _ferry.CompletionQueue | None = None, tag: int = 0) -> _ferry.Transfer:
+        """A transfer ("READ": target -> local, "WRITE": local -> target), not yet posted.
+        With ``queue``, each completion also delivers ``tag`` there."""
         lk, lrows, _ = descriptors(local, local_kind)
         tk, trows, _ = descriptors(target, target_kind)
-        return self._transfer(op, lk, lrows, tk, trows, target_name, backend)
+        return self._transfer(op, lk, lrows, tk, trows, target_name, backend, queue, tag)
 
     def prep(self, descs, kind: str | None = None, target_name: str = "") -> _ferry.PreppedList:
         """Checks a descriptor list once, for make_transfer by index."""
@@ -31,10 +33,11 @@ class Agent(_ferry.Agent):
         return self._prep(k, rows, target_name)
 
     def make_transfer(self, op: str, local: _ferry.PreppedList, local_indices,
-                      target: _ferry.PreppedList, target_indices, backend: int = 0):
+                      target: _ferry.PreppedList, target_indices, backend: int = 0,
+                      queue: _ferry.CompletionQueue | None = None, tag: int = 0):
         li = np.ascontiguousarray(local_indices, dtype=np.uint32)
         ti = np.ascontiguousarray(target_indices, dtype=np.uint32)
-        return self._make_transfer(op, local, li, target, ti, backend)
+        return self._make_transfer(op, local, li, target, ti, backend, queue, tag)
 
     def query(self, names, kind: str = "FILE", backend: int = 0):
         """Per name: None when absent, else a dict (size, mtime_ns, etag, type, available)."""

@@ -16,6 +16,7 @@
 #include "bindings.h"
 #include "errors.h"
 #include "ferry/agent.h"
+#include "ferry/completion_queue.h"
 
 namespace nb = nanobind;
 using namespace nb::literals;
@@ -160,6 +161,38 @@ class PyTransfer {
   std::unique_ptr<Transfer> t_;
 };
 
+// Completions of transfers created with this queue, by tag.
+class PyQueue {
+ public:
+  PyQueue() : q_(CompletionQueue::Create()) {}
+  const std::shared_ptr<CompletionQueue>& get() const { return q_; }
+  std::vector<uint64_t> Wait(std::optional<double> timeout_s, size_t max) {
+    std::vector<uint64_t> out;
+    const auto t = timeout_s ? std::chrono::nanoseconds(static_cast<int64_t>(*timeout_s * 1e9))
+                             : std::chrono::nanoseconds(std::chrono::hours(24 * 365));
+    nb::gil_scoped_release unlocked;
+    q_->Wait(&out, t, max == 0 ? SIZE_MAX : max);
+    return out;
+  }
+  std::vector<uint64_t> Poll(size_t max) {
+    std::vector<uint64_t> out;
+    q_->Poll(&out, max == 0 ? SIZE_MAX : max);
+    return out;
+  }
+  size_t Size() const { return q_->size(); }
+
+ private:
+  std::shared_ptr<CompletionQueue> q_;
+};
+
+XferOptions Options(uint32_t backend, const PyQueue* queue, uint64_t tag) {
+  XferOptions o;
+  o.backend = BackendId{backend};
+  if (queue != nullptr) o.completion_queue = queue->get();
+  o.tag = tag;
+  return o;
+}
+
 class PyPrepped {
  public:
   explicit PyPrepped(std::shared_ptr<const PreppedList> p) : p_(std::move(p)) {}
@@ -294,11 +327,11 @@ class PyAgent {
 
   PyTransfer* CreateTransfer(const std::string& op, const std::string& local_kind,
                              const Rows& local, const std::string& target_kind, const Rows& target,
-                             const std::string& target_name, uint32_t backend) {
+                             const std::string& target_name, uint32_t backend, const PyQueue* queue,
+                             uint64_t tag) {
     const XferOp o = OpOf(op);
     XferDescList l = XferList(local_kind, local), t = XferList(target_kind, target);
-    XferOptions opt;
-    opt.backend = BackendId{backend};
+    const XferOptions opt = Options(backend, queue, tag);
     std::unique_ptr<Transfer> x;
     {
       nb::gil_scoped_release unlocked;
@@ -318,10 +351,10 @@ class PyAgent {
   }
 
   PyTransfer* MakeTransfer(const std::string& op, const PyPrepped& local, const Indices& li,
-                           const PyPrepped& target, const Indices& ti, uint32_t backend) {
+                           const PyPrepped& target, const Indices& ti, uint32_t backend,
+                           const PyQueue* queue, uint64_t tag) {
     const XferOp o = OpOf(op);
-    XferOptions opt;
-    opt.backend = BackendId{backend};
+    const XferOptions opt = Options(backend, queue, tag);
     std::unique_ptr<Transfer> x;
     {
       nb::gil_scoped_release unlocked;
@@ -352,6 +385,14 @@ void DefineAgent(nb::module_& m) {
       .def("telemetry", &PyTransfer::Telemetry)
       .def_prop_ro("backend", &PyTransfer::Backend);
   nb::class_<PyPrepped>(m, "PreppedList").def("release", &PyPrepped::Release);
+  nb::class_<PyQueue>(m, "CompletionQueue",
+                      "Tags of finished transfers created with queue=this (in any order).")
+      .def(nb::init<>())
+      .def("wait", &PyQueue::Wait, "timeout_s"_a = nb::none(), "max"_a = 0,
+           "Blocks (without the GIL) until at least one completion or the timeout; returns "
+           "the tags collected.")
+      .def("poll", &PyQueue::Poll, "max"_a = 0, "The tags already there; never blocks.")
+      .def("__len__", &PyQueue::Size);
   nb::class_<PyAgent>(m, "Agent")
       .def(nb::init<const std::string&, const std::string&>(), "name"_a, "plugin_dir"_a = "")
       .def_prop_ro("name", [](PyAgent& a) { return a.get().name(); })
@@ -366,9 +407,13 @@ void DefineAgent(nb::module_& m) {
       .def("_list", &PyAgent::List)
       .def("alloc", &PyAgent::Alloc, "kind"_a, "length"_a, "device"_a = 0, "backend"_a = 0)
       .def("free", &PyAgent::Free)
-      .def("_transfer", &PyAgent::CreateTransfer, nb::rv_policy::take_ownership)
+      .def("_transfer", &PyAgent::CreateTransfer, "op"_a, "local_kind"_a, "local"_a,
+           "target_kind"_a, "target"_a, "target_name"_a, "backend"_a, "queue"_a.none(), "tag"_a,
+           nb::rv_policy::take_ownership)
       .def("_prep", &PyAgent::Prep, nb::rv_policy::take_ownership)
-      .def("_make_transfer", &PyAgent::MakeTransfer, nb::rv_policy::take_ownership);
+      .def("_make_transfer", &PyAgent::MakeTransfer, "op"_a, "local"_a, "local_indices"_a,
+           "target"_a, "target_indices"_a, "backend"_a, "queue"_a.none(), "tag"_a,
+           nb::rv_policy::take_ownership);
 }
 
 }  // namespace ferry::py

@@ -182,3 +182,24 @@ def test_alloc_hands_out_usable_memory(agent):
     agent.free(addr)
     with pytest.raises(ferry.NotFound):
         agent.free(addr)
+
+
+def test_a_completion_queue_collects_the_tags_of_many_transfers(agent, workdir):
+    q = ferry.CompletionQueue()
+    bufs = [np.full(64 << 10, i, np.uint8) for i in range(6)]
+    xs = []
+    for i, b in enumerate(bufs):
+        agent.register_memory(b)
+        agent.register_memory([ferry.file_desc(str(workdir / f"q{i}"), 200 + i, write=True,
+                                               create=True)], "FILE")
+        xs.append(agent.transfer("WRITE", b, [(0, b.nbytes, 200 + i)], queue=q, tag=1000 + i))
+    for x in xs:
+        x.post()
+    got = []
+    while len(got) < len(xs):
+        got += q.wait(10)
+    assert sorted(got) == [1000 + i for i in range(6)]
+    assert q.poll() == [] and len(q) == 0
+    assert q.wait(0.01) == []  # a timeout returns what there is: nothing
+    for i in range(6):
+        assert (workdir / f"q{i}").read_bytes() == bytes([i]) * (64 << 10)

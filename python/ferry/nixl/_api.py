@@ -389,7 +389,7 @@ class nixl_agent:  # noqa: N801
         r = r.trim() if isinstance(r, nixlBind.nixlRegDList) else r
         x = self._agent._transfer(self._op(operation), nixlBind.FERRY_KIND[l.getType()], l._rows,
                                   nixlBind.FERRY_KIND[r.getType()], r._rows, self.name,
-                                  self._forced(backends))
+                                  self._forced(backends), None, 0)
         return nixl_xfer_handle(x, self._name_of(x.backend))
 
     @_nixl_errors

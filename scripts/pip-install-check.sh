@@ -9,7 +9,9 @@ py=${1:-python3}
 work=$(mktemp -d "${TMPDIR:-/tmp}/ferry-pip.XXXXXX")
 trap 'rm -rf "$work"' EXIT
 "$py" -m venv "$work/venv"
-"$work/venv/bin/python" -m pip install -q --disable-pip-version-check "$root" "$root/python/nixl_shim"
+# The shim is built from a copy: setuptools writes build/ and egg-info next to its sources.
+cp -r "$root/python/nixl_shim" "$work/nixl_shim"
+"$work/venv/bin/python" -m pip install -q --disable-pip-version-check "$root" "$work/nixl_shim"
 cd "$work"  # nothing of the source tree on sys.path
 "$work/venv/bin/python" - "$work" <<'PY'
 import os, sys

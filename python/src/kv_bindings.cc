@@ -91,62 +91,29 @@ class PyEngine {
     return *engine_;
   }
 
-  static kv::KvLayout Layout(uint64_t addr, uint64_t capacity, uint64_t first,
-                             const std::string& kind, uint64_t device, uint64_t stream) {
-    kv::KvLayout l = kv::KvLayout::Contiguous(reinterpret_cast<void*>(addr), capacity, first);
+  // The layout in host memory, or in GPU memory of `device` ordered on `stream`.
+  static kv::KvLayout InMemory(kv::KvLayout l, const std::string& kind, uint64_t device,
+                               uint64_t stream) {
     if (kind == "VRAM") return l.OnGpu(device, reinterpret_cast<void*>(stream));
     if (kind != "DRAM")
       throw StatusError{InvalidArgument("KV memory must be DRAM or VRAM, got '" + kind + "'")};
     return l;
   }
 
-  nb::dict Store(const Tokens& tokens, uint64_t addr, uint64_t capacity, uint64_t first,
-                 const std::string& kind, uint64_t device, uint64_t stream) {
-    const kv::KvLayout l = Layout(addr, capacity, first, kind, device, stream);
-    kv::StoreResult r;
-    {
-      nb::gil_scoped_release unlocked;
-      Check(get().Store(Span(tokens), l, &r));
-    }
-    nb::dict d;
-    d["chunks_written"] = r.chunks_written;
-    d["chunks_present"] = r.chunks_present;
-    d["tokens_covered"] = r.tokens_covered;
-    return d;
-  }
-
-  uint64_t Retrieve(const Tokens& tokens, uint64_t addr, uint64_t capacity, uint64_t first,
-                    const std::string& kind, uint64_t device, uint64_t stream) {
-    const kv::KvLayout l = Layout(addr, capacity, first, kind, device, stream);
-    uint64_t restored = 0;
-    nb::gil_scoped_release unlocked;
-    Check(get().Retrieve(Span(tokens), l, &restored));
-    return restored;
-  }
-
   // vLLM's paged form: per-layer K and V block addresses, an int64 slot mapping.
-  static kv::KvLayout PagedLayout(const std::vector<uint64_t>& k, const std::vector<uint64_t>& v,
-                                  uint64_t slots, uint64_t capacity, uint64_t block_size,
-                                  uint64_t num_blocks, uint64_t block_stride, uint64_t first,
-                                  const std::string& kind, uint64_t device, uint64_t stream) {
+  static kv::KvLayout Paged(const std::vector<uint64_t>& k, const std::vector<uint64_t>& v,
+                            uint64_t slots, uint64_t capacity, uint64_t block_size,
+                            uint64_t num_blocks, uint64_t block_stride, uint64_t first) {
     std::vector<void*> kp, vp;
     for (uint64_t a : k) kp.push_back(reinterpret_cast<void*>(a));
     for (uint64_t a : v) vp.push_back(reinterpret_cast<void*>(a));
     kv::KvLayout l = kv::KvLayout::Paged(kp, vp, reinterpret_cast<const int64_t*>(slots), capacity,
                                          block_size, num_blocks, first);
     l.block_stride = block_stride;
-    if (kind == "VRAM") return l.OnGpu(device, reinterpret_cast<void*>(stream));
-    if (kind != "DRAM")
-      throw StatusError{InvalidArgument("KV memory must be DRAM or VRAM, got '" + kind + "'")};
     return l;
   }
 
-  nb::dict StorePaged(const Tokens& tokens, const std::vector<uint64_t>& k,
-                      const std::vector<uint64_t>& v, uint64_t slots, uint64_t capacity,
-                      uint64_t block_size, uint64_t num_blocks, uint64_t block_stride,
-                      uint64_t first, const std::string& kind, uint64_t device, uint64_t stream) {
-    const kv::KvLayout l = PagedLayout(k, v, slots, capacity, block_size, num_blocks, block_stride,
-                                       first, kind, device, stream);
+  nb::dict Store(const Tokens& tokens, const kv::KvLayout& l) {
     kv::StoreResult r;
     {
       nb::gil_scoped_release unlocked;
@@ -157,6 +124,37 @@ class PyEngine {
     d["chunks_present"] = r.chunks_present;
     d["tokens_covered"] = r.tokens_covered;
     return d;
+  }
+
+  uint64_t Retrieve(const Tokens& tokens, const kv::KvLayout& l) {
+    uint64_t restored = 0;
+    nb::gil_scoped_release unlocked;
+    Check(get().Retrieve(Span(tokens), l, &restored));
+    return restored;
+  }
+
+  nb::dict StoreContiguous(const Tokens& tokens, uint64_t addr, uint64_t capacity, uint64_t first,
+                           const std::string& kind, uint64_t device, uint64_t stream) {
+    return Store(tokens,
+                 InMemory(kv::KvLayout::Contiguous(reinterpret_cast<void*>(addr), capacity, first),
+                          kind, device, stream));
+  }
+
+  uint64_t RetrieveContiguous(const Tokens& tokens, uint64_t addr, uint64_t capacity,
+                              uint64_t first, const std::string& kind, uint64_t device,
+                              uint64_t stream) {
+    return Retrieve(
+        tokens, InMemory(kv::KvLayout::Contiguous(reinterpret_cast<void*>(addr), capacity, first),
+                         kind, device, stream));
+  }
+
+  nb::dict StorePaged(const Tokens& tokens, const std::vector<uint64_t>& k,
+                      const std::vector<uint64_t>& v, uint64_t slots, uint64_t capacity,
+                      uint64_t block_size, uint64_t num_blocks, uint64_t block_stride,
+                      uint64_t first, const std::string& kind, uint64_t device, uint64_t stream) {
+    return Store(tokens,
+                 InMemory(Paged(k, v, slots, capacity, block_size, num_blocks, block_stride, first),
+                          kind, device, stream));
   }
 
   uint64_t RetrievePaged(const Tokens& tokens, const std::vector<uint64_t>& k,
@@ -164,12 +162,9 @@ class PyEngine {
                          uint64_t block_size, uint64_t num_blocks, uint64_t block_stride,
                          uint64_t first, const std::string& kind, uint64_t device,
                          uint64_t stream) {
-    const kv::KvLayout l = PagedLayout(k, v, slots, capacity, block_size, num_blocks, block_stride,
-                                       first, kind, device, stream);
-    uint64_t restored = 0;
-    nb::gil_scoped_release unlocked;
-    Check(get().Retrieve(Span(tokens), l, &restored));
-    return restored;
+    return Retrieve(
+        tokens, InMemory(Paged(k, v, slots, capacity, block_size, num_blocks, block_stride, first),
+                         kind, device, stream));
   }
 
   uint64_t Lookup(const Tokens& tokens) {
@@ -285,8 +280,8 @@ void DefineKv(nb::module_& m) {
            "config"_a, "model_name"_a, "layers"_a, "kv_heads"_a, "head_size"_a, "dtype"_a = "bf16",
            "mla"_a = false, "world_size"_a = 1, "worker_id"_a = 0, "queue_depth"_a = 8,
            "device"_a = 0)
-      .def("_store", &PyEngine::Store)
-      .def("_retrieve", &PyEngine::Retrieve)
+      .def("_store", &PyEngine::StoreContiguous)
+      .def("_retrieve", &PyEngine::RetrieveContiguous)
       .def("_store_paged", &PyEngine::StorePaged)
       .def("_retrieve_paged", &PyEngine::RetrievePaged)
       .def("lookup", &PyEngine::Lookup, "tokens"_a)

@@ -13,6 +13,7 @@ import enum
 import functools
 import os
 import stat as _stat
+import time
 
 import numpy as np
 
@@ -463,6 +464,4 @@ class nixl_agent:  # noqa: N801
 
 
 def _now_us() -> float:
-    import time
-
     return time.time() * 1e6

@@ -158,22 +158,23 @@ class CudaCodec final : public DeviceCodec {
   }
 
   Status ToDevice(void* dst, const void* src, uint64_t len) override {
-    cuda::ScopedDevice on(device_);
-    if (!on.status().ok()) return on.status();
-    cudaError_t err = cudaMemcpyAsync(dst, src, len, cudaMemcpyHostToDevice, copy_stream_);
-    if (err == cudaSuccess) err = cudaStreamSynchronize(copy_stream_);
-    return err == cudaSuccess ? Status::Ok() : GpuError("copying to the buffer", err);
+    return Copy(dst, src, len, cudaMemcpyHostToDevice, "copying to the buffer");
   }
 
   Status ToHost(void* dst, const void* src, uint64_t len) override {
-    cuda::ScopedDevice on(device_);
-    if (!on.status().ok()) return on.status();
-    cudaError_t err = cudaMemcpyAsync(dst, src, len, cudaMemcpyDeviceToHost, copy_stream_);
-    if (err == cudaSuccess) err = cudaStreamSynchronize(copy_stream_);
-    return err == cudaSuccess ? Status::Ok() : GpuError("copying from the buffer", err);
+    return Copy(dst, src, len, cudaMemcpyDeviceToHost, "copying from the buffer");
   }
 
  private:
+  // A synchronous copy on the codec's own stream.
+  Status Copy(void* dst, const void* src, uint64_t len, cudaMemcpyKind kind, const char* what) {
+    cuda::ScopedDevice on(device_);
+    if (!on.status().ok()) return on.status();
+    cudaError_t err = cudaMemcpyAsync(dst, src, len, kind, copy_stream_);
+    if (err == cudaSuccess) err = cudaStreamSynchronize(copy_stream_);
+    return err == cudaSuccess ? Status::Ok() : GpuError(what, err);
+  }
+
   static uint32_t Runs(const KvGeometry& g) { return g.planes() * g.layers; }
   uint64_t* DevTable(uint32_t page) const {
     return reinterpret_cast<uint64_t*>(static_cast<uint8_t*>(dev_) + page * stride_);

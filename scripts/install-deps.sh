@@ -10,6 +10,8 @@ pkgs=(
   libcli11-dev nlohmann-json3-dev    # tools: CLI parsing, JSON output
   libyaml-cpp-dev libxxhash-dev      # KV engine: YAML config, XXH3-128 keys
   robin-map-dev                      # KV engine: the chunk index's hash map
+  libcurl4-openssl-dev libssl-dev    # OBJ backend: HTTP and Signature V4
+  libpugixml-dev                     # OBJ backend: S3's XML
   fio                                # bench/posix-vs-fio.sh baseline
   python3                            # bench scripts (Debian's /usr/bin/python3)
 )

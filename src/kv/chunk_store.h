@@ -2,8 +2,8 @@
 // A ChunkStore owns the staging buffer (pages of one chunk each, allocated through the
 // agent on nixl_buffer_device), the write protocol, invalidation and the recovery scan;
 // the engine above it speaks only of pages, locations and byte ranges. The file store
-// (file_chunk_store.h) serves POSIX, GDS, GDS_MT and HF3FS; an object store (one PUT per
-// chunk, LIST to recover, DELETE to invalidate) slots in beside it for OBJ.
+// (file_chunk_store.h) serves POSIX, GDS, GDS_MT and HF3FS; the object store
+// (obj_chunk_store.h: one PUT per chunk, LIST to recover, DELETE to invalidate) serves OBJ.
 //
 // Everything here goes through the agent API, as LMCache's storage backend goes through
 // NIXL; the only filesystem calls of the engine's own are in pool_lock.h.
@@ -59,10 +59,11 @@ class PendingIo {
 
  private:
   friend class FileChunkStore;
+  friend class ObjChunkStore;
   Agent* agent_ = nullptr;
   std::vector<std::unique_ptr<Transfer>> xfers_;
-  RegHandle file_reg_;    // dynamic mode: the key's file, registered for this chunk only
-  uint64_t file_id_ = 0;  // the file the transfers go to
+  RegHandle file_reg_;    // dynamic mode: the key's file or object, registered for this op only
+  uint64_t file_id_ = 0;  // the file (or object key id) the transfers go to
   bool opened_ = false;
 };
 
@@ -79,7 +80,7 @@ class ChunkStore {
   };
   // Creates/borrows the agent and backend, allocates and registers the staging buffer,
   // locks the pool and opens it. The store for config.nixl_backend: files for POSIX, GDS,
-  // GDS_MT and HF3FS.
+  // GDS_MT and HF3FS, objects for OBJ.
   static Status Open(const Config& config, const Options& options,
                      std::unique_ptr<ChunkStore>* out);
   virtual ~ChunkStore() = default;

@@ -361,6 +361,10 @@ Status EngineImpl::RetrieveMany(std::span<const StoreRequest> requests,
           if (first.ok()) first = out.WithContext("restoring chunk " + f.key.Hex());
         }
       }
+    } else if (s.code() == Code::kOutOfRange || s.code() == Code::kNotFound) {
+      // Shorter than its header said, or gone (a truncated file, an object replaced or
+      // deleted behind the engine's back): the stored chunk is damaged, not the medium.
+      corrupt = true;
     } else {
       counters_.load_io.fetch_add(1);
       if (first.ok()) first = s.WithContext("loading chunk " + f.key.Hex());

@@ -8,7 +8,9 @@
 #include <cstring>
 #include <unordered_map>
 
+#include "obj_chunk_store.h"
 #include "slot_format.h"
+#include "store_backend.h"
 
 namespace ferry::kv {
 namespace {
@@ -59,11 +61,7 @@ Status PendingIo::FirstState() const {
 
 Status ChunkStore::Open(const Config& config, const Options& options,
                         std::unique_ptr<ChunkStore>* out) {
-  if (!config.IsFileBackend()) {
-    return Unsupported("nixl_backend " + config.nixl_backend +
-                       " keeps objects, not files; the engine's object store arrives with the "
-                       "OBJ backend");
-  }
+  if (config.nixl_backend == "OBJ") return ObjChunkStore::Open(config, options, out);
   return FileChunkStore::Open(config, options, out);
 }
 
@@ -77,33 +75,8 @@ Status FileChunkStore::Open(const Config& config, const Options& options,
 }
 
 Status FileChunkStore::Init(const Config& config, const Options& o) {
-  agent_ = o.agent;
-  if (agent_ == nullptr) {
-    Status s = Agent::Create(o.agent_name, AgentConfig{}, &owned_agent_);
-    if (!s.ok()) return s.WithContext("creating the agent");
-    agent_ = owned_agent_.get();
-  }
-  // Name the missing plugin and what exists instead of a bare "not found".
-  std::string available;
-  bool found = false;
-  for (const PluginInfo& p : agent_->ListPlugins()) {
-    if (!p.usable) continue;
-    available += (available.empty() ? "" : ", ") + p.name;
-    found |= p.name == config.nixl_backend;
-  }
-  if (!found) {
-    for (const PluginInfo& p : agent_->ListPlugins())
-      if (p.name == config.nixl_backend)
-        return Unsupported("backend '" + config.nixl_backend + "' (" + p.path +
-                           ") cannot be used: " + p.error);
-    return Unsupported("backend '" + config.nixl_backend + "' is not available: no plugin named " +
-                       config.nixl_backend +
-                       " (available: " + (available.empty() ? "none" : available) + ")");
-  }
-  Params params;
-  for (const auto& [k, v] : config.nixl_backend_params) params[k] = v;
-  Status s = agent_->CreateBackend(config.nixl_backend, params, &backend_);
-  if (!s.ok()) return s.WithContext("extra_config.nixl_backend_params");
+  Status s = OpenStoreBackend(config, o, &owned_agent_, &agent_, &backend_);
+  if (!s.ok()) return s;
   xfer_options_.backend = backend_;
 
   direct_ = config.use_direct_io;

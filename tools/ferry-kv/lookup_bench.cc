@@ -62,10 +62,17 @@ LookupBench RunLookupBench(const ferry::kv::Config& base, uint32_t prompt_tokens
   ferry::kv::Config c = base;
   // A fresh directory of our own (mkdtemp creates it, and fails rather than reuse a name),
   // so nothing planted under a fixed name can redirect the scratch pool.
-  std::string scratch = base.nixl_path + "/ferry-kv.lookup-bench.XXXXXX";
+  // It times the in-memory index: with an object store it runs on POSIX in $TMPDIR.
+  std::string dir = base.nixl_path;
+  if (!base.IsFileBackend()) {
+    const char* tmp = std::getenv("TMPDIR");
+    dir = tmp != nullptr && *tmp != '\0' ? tmp : "/tmp";
+    c.nixl_backend = "POSIX";
+  }
+  std::string scratch = dir + "/ferry-kv.lookup-bench.XXXXXX";
   if (::mkdtemp(scratch.data()) == nullptr) {
-    out.error = "creating the lookup benchmark's scratch directory in " + base.nixl_path + ": " +
-                std::strerror(errno);
+    out.error =
+        "creating the lookup benchmark's scratch directory in " + dir + ": " + std::strerror(errno);
     return out;
   }
   c.nixl_path = scratch;

@@ -67,6 +67,14 @@ struct RunArgs {
   bool fresh = false, keep = false, no_lookup_bench = false;
 };
 
+// Where the cache lives, for messages: nixl_path, or the bucket and key root for OBJ.
+std::string Where(const Config& cfg) {
+  if (cfg.IsFileBackend()) return cfg.nixl_path;
+  auto it = cfg.nixl_backend_params.find("bucket");
+  const std::string bucket = it == cfg.nixl_backend_params.end() ? "" : it->second;
+  return "s3://" + bucket + "/" + ferry::kv::ObjectKeyRoot(cfg.nixl_path);
+}
+
 int Run(RunArgs& a) {
   Config cfg;
   bool builtin = false;
@@ -187,7 +195,7 @@ int Run(RunArgs& a) {
   if (!lb.error.empty()) j["lookup_bench_error"] = lb.error;
 
   std::printf("ferry-kv run: %s on %s (%s, chunk %lld tokens = %.1f MiB, queue depth %u)\n",
-              preset.name.c_str(), cfg.nixl_backend.c_str(), cfg.nixl_path.c_str(),
+              preset.name.c_str(), cfg.nixl_backend.c_str(), Where(cfg).c_str(),
               static_cast<long long>(cfg.chunk_size),
               double(j["chunk_bytes"].get<uint64_t>()) / (1 << 20), a.queue_depth);
   std::printf("  requests             %llu (up to %u per step)\n", (unsigned long long)r.requests,
@@ -263,7 +271,7 @@ int Scan(const std::string& config, bool verify) {
     models[c.model_name].second += c.payload_bytes;
     bytes += c.payload_bytes;
   }
-  std::printf("%s: %zu chunks, %.3f GB, %llu empty slots%s\n", cfg.nixl_path.c_str(),
+  std::printf("%s: %zu chunks, %.3f GB, %llu empty slots%s\n", Where(cfg).c_str(),
               rep.chunks.size() - bad, double(bytes) / 1e9, (unsigned long long)rep.empty_slots,
               verify ? (bad ? "" : ", all checksums good") : "");
   for (const auto& [m, cb] : models) {
@@ -282,7 +290,8 @@ int Clear(const std::string& config) {
   uint64_t removed = 0;
   s = ferry::kv::ClearStore(cfg, &removed);
   if (!s.ok()) return Fail(s.ToString());
-  std::printf("removed %llu file(s) from %s\n", (unsigned long long)removed, cfg.nixl_path.c_str());
+  std::printf("removed %llu %s(s) from %s\n", (unsigned long long)removed,
+              cfg.IsFileBackend() ? "file" : "object", Where(cfg).c_str());
   return 0;
 }
 

@@ -81,6 +81,10 @@ Status ValidateConfig(const Config& config, uint64_t chunk_bytes = 0);
 // applies overrides, validates. kNotFound when LMCACHE_CONFIG_FILE is unset.
 Status LoadConfigFromEnv(const EnvLookup& env, Config* out);
 
+// nixl_backend OBJ: the prefix of every object key, from nixl_path with leading '/'
+// dropped and one '/' appended ("/mnt/nixl/cache" -> "mnt/nixl/cache/"; "" -> "").
+std::string ObjectKeyRoot(const std::string& nixl_path);
+
 // The configuration `ferry-kv run` uses without a file: POSIX under `dir`, static pool.
 Config BuiltinConfig(const std::string& dir);
 

@@ -13,6 +13,7 @@ pkgs=(
   libcurl4-openssl-dev libssl-dev    # OBJ backend: HTTP and Signature V4
   libpugixml-dev                     # OBJ backend: S3's XML
   fio                                # bench/posix-vs-fio.sh baseline
+  curl                               # bench/obj-vs-boto3.sh baseline
   python3                            # bench scripts (Debian's /usr/bin/python3)
 )
 

@@ -4,6 +4,8 @@
 #include <sys/wait.h>
 #include <unistd.h>
 
+#include <thread>
+
 #include <gmock/gmock.h>
 #include <gtest/gtest.h>
 
@@ -240,6 +242,33 @@ TEST_P(KvObjTest, BadCredentialsFailTheEngineByName) {
   EXPECT_EQ(s.code(), Code::kPermissionDenied) << s.ToString();
   EXPECT_THAT(s.message(), ::testing::HasSubstr("SignatureDoesNotMatch"));
   EXPECT_THAT(s.message(), ::testing::Not(::testing::HasSubstr("not-the-secret")));
+}
+
+// The lease on its own, with a short TTL: a renewal that finds the lease replaced marks it
+// lost (the engine then refuses to write); a lease left alone is renewed past its TTL.
+TEST_F(KvObjTest, ALeaseRenewsItselfAndNoticesWhenTaken) {
+  const std::string key = root_.substr(1) + "unit.lease";
+  std::unique_ptr<ObjLease> lease;
+  FERRY_ASSERT_OK(
+      ObjLease::Acquire(agent_.get(), obj_, key, std::chrono::milliseconds(600), &lease));
+  std::this_thread::sleep_for(std::chrono::milliseconds(1500));  // several renewals
+  EXPECT_FALSE(lease->lost());
+  LeaseOwner owner;
+  bool live = false;
+  FERRY_ASSERT_OK(ObjLease::Inspect(agent_.get(), obj_, key, &owner, &live));
+  EXPECT_TRUE(live) << "renewed past its first expiry";
+  std::unique_ptr<ObjLease> second;
+  EXPECT_EQ(
+      ObjLease::Acquire(agent_.get(), obj_, key, std::chrono::milliseconds(600), &second).code(),
+      Code::kBusy);
+  const std::string other = FormatLease({"thief-host", 1, "thief", owner.expires_ms + 60000});
+  Overwrite(key, std::vector<uint8_t>(other.begin(), other.end()));
+  for (int i = 0; i < 50 && !lease->lost(); ++i)
+    std::this_thread::sleep_for(std::chrono::milliseconds(50));
+  EXPECT_TRUE(lease->lost());
+  lease.reset();  // a lost lease is not deleted: it is someone else's now
+  FERRY_ASSERT_OK(ObjLease::Inspect(agent_.get(), obj_, key, &owner, &live));
+  EXPECT_EQ(owner.host, "thief-host");
 }
 
 INSTANTIATE_TEST_SUITE_P(Modes, KvObjTest, ::testing::Values(int64_t{8}, int64_t{0}),

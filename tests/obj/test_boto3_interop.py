@@ -112,3 +112,32 @@ def test_wrong_secret_raises_permission_error(s3env):
     with pytest.raises(ferry.Error) as e:
         a.list("interop/", "OBJ", be)
     assert "SignatureDoesNotMatch" in str(e.value) and "nope-not-it" not in str(e.value)
+
+
+def test_nixl_api_obj_flow_reads_what_boto3_wrote_and_writes_what_it_reads(s3, s3env):
+    """NIXL's OBJ usage through Ferry's nixl layer: an OBJ backend with NIXL's parameter
+    names, OBJ_SEG registered by key (devId), WRITE then READ."""
+    from ferry.nixl._api import nixl_agent, nixl_agent_config
+
+    agent = nixl_agent("obj_flow", nixl_agent_config(backends=[]))
+    agent.create_backend("OBJ", {"endpoint_override": s3env["FERRY_S3_ENDPOINT"],
+                                 "access_key": s3env["FERRY_S3_ACCESS_KEY"],
+                                 "secret_key": s3env["FERRY_S3_SECRET_KEY"],
+                                 "bucket": s3env["FERRY_S3_BUCKET"], "scheme": "http"})
+    data = rand(1 << 20, 42)
+    back = np.zeros_like(data)
+    agent.register_memory(data)
+    agent.register_memory(back)
+    objs = agent.register_memory([(0, data.nbytes, 11, "interop/nixl/obj-a")], "OBJ")
+    h = agent.initialize_xfer("WRITE", agent.get_xfer_descs(data), objs.trim(), "obj_flow")
+    state = agent.transfer(h)
+    while state not in ("DONE", "ERR"):
+        state = agent.check_xfer_state(h)
+    assert state == "DONE"
+    got = s3.get_object(Bucket=s3env["FERRY_S3_BUCKET"], Key="interop/nixl/obj-a")["Body"].read()
+    assert got == data.tobytes()
+    h = agent.initialize_xfer("READ", agent.get_xfer_descs(back), objs.trim(), "obj_flow")
+    state = agent.transfer(h)
+    while state not in ("DONE", "ERR"):
+        state = agent.check_xfer_state(h)
+    assert state == "DONE" and np.array_equal(back, data)

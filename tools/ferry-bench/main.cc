@@ -90,9 +90,12 @@ int main(int argc, char** argv) {
     return 1;
   }
   if (!options.quiet) {
-    std::printf("# backend %s, engine %s, direct %d, %u file(s) in %s, %s per case, %s\n",
-                options.backend.c_str(), options.engine.c_str(), options.direct ? 1 : 0,
-                options.files, options.dir.c_str(),
+    const std::string where = options.objects()
+                                  ? "objects '" + options.key_prefix + "*' (one per descriptor)"
+                                  : std::to_string(options.files) + " file(s) in " + options.dir +
+                                        ", engine " + options.engine + ", direct " +
+                                        (options.direct ? "1" : "0");
+    std::printf("# backend %s, %s, %s per case, %s\n", options.backend.c_str(), where.c_str(),
                 ferry_bench::FormatSize(options.total_bytes).c_str(),
                 options.xfer_mode == ferry_bench::XferMode::kMake ? "MakeTransfer per request"
                                                                   : "reposted transfers");

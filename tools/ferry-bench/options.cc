@@ -116,7 +116,9 @@ int ParseOptions(int argc, char** argv, Options* out) {
   CLI::App app{
       "ferry-bench: storage throughput and latency of a Ferry backend through the agent API.\n"
       "Each case moves --total-bytes between one registered DRAM buffer and --files files in\n"
-      "--dir, keeping --queue-depth requests of --batch descriptors in flight per thread."};
+      "--dir, keeping --queue-depth requests of --batch descriptors in flight per thread.\n"
+      "With --backend OBJ each descriptor is a whole object under --key-prefix in the bucket\n"
+      "of --param bucket= (reads: ranged GETs of objects written before timing)."};
   std::string op_text = "write";
   std::string bs_text = "1M";
   std::string batch_text = "1";
@@ -156,6 +158,8 @@ int ParseOptions(int argc, char** argv, Options* out) {
       ->capture_default_str();
   app.add_option("--dir,-d", out->dir, "existing directory for the data files");
   app.add_option("--backend", out->backend, "plugin to benchmark")->capture_default_str();
+  app.add_option("--key-prefix", out->key_prefix, "OBJ: key prefix of the benchmark's objects")
+      ->capture_default_str();
   app.add_option("--param", param_items, "key=value passed to CreateBackend (repeatable)");
   app.add_flag("--keep-files", out->keep_files, "leave the data files in --dir at exit");
   app.add_option("--json", out->json_path, "write one JSON object per case per line (JSON Lines)");
@@ -226,6 +230,10 @@ int ParseOptions(int argc, char** argv, Options* out) {
       return FailExit("--param: expected key=value, got '" + item + "'");
     }
     out->params[item.substr(0, eq)] = item.substr(eq + 1);
+  }
+  if (out->objects()) {
+    if (out->direct) return FailExit("--direct applies to files, not to --backend OBJ");
+    return -1;
   }
   if (out->dir.empty()) return FailExit("--dir is required (an existing directory for data files)");
   struct stat st {};

@@ -45,6 +45,10 @@ struct Options {
   std::string engine = "auto";
   std::string dir;
   std::string backend = "POSIX";
+  // --backend OBJ: objects "<key_prefix><block size>.<i>" of the bucket in --param bucket=,
+  // one object per descriptor; --files is the least number of distinct objects.
+  std::string key_prefix = "ferry-bench/";
+  bool objects() const { return backend == "OBJ"; }
   ferry::Params params;
   bool keep_files = false;
   std::string json_path;

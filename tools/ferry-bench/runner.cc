@@ -48,14 +48,6 @@ bool FileLargeEnough(const std::string& path, uint64_t size, bool need_allocated
 
 }  // namespace
 
-struct Runner::Geometry {
-  uint64_t file_size = 0;        // bytes of each file the case uses
-  uint64_t blocks_per_file = 0;  // file_size / block_size
-  uint64_t target_count = 0;     // files * blocks_per_file
-  uint64_t requests = 0;         // total_bytes / (block_size * batch)
-  uint64_t local_count = 0;      // DRAM blocks in the buffer
-};
-
 bool Runner::Create(const Options& options, const std::vector<Case>& cases,
                     std::unique_ptr<Runner>* out, std::string* error) {
   std::unique_ptr<Runner> r(new Runner());
@@ -115,7 +107,7 @@ bool Runner::Create(const Options& options, const std::vector<Case>& cases,
   st = r->agent_->RegisterMem(dram, &r->buffer_reg_, ro);
   if (!st.ok()) return *error = "registering the DRAM buffer: " + st.ToString(), false;
 
-  for (uint32_t i = 0; i < options.files; ++i) {
+  for (uint32_t i = 0; !options.objects() && i < options.files; ++i) {
     r->paths_.push_back(options.dir + "/ferry-bench." + std::to_string(i));
     struct stat sb {};
     r->existed_before_.push_back(::stat(r->paths_.back().c_str(), &sb) == 0);
@@ -127,6 +119,7 @@ bool Runner::Create(const Options& options, const std::vector<Case>& cases,
 }
 
 Runner::~Runner() {
+  if (agent_ && !options_.keep_files) RemoveObjects();
   if (agent_ && buffer_reg_.valid()) (void)agent_->DeregisterMem(buffer_reg_);
   agent_.reset();
   std::free(buffer_);
@@ -192,6 +185,54 @@ bool Runner::PrepareFiles(const Case& c, const Geometry& g, std::string* error) 
   return true;
 }
 
+bool Runner::PrepareFileTargets(const Case& c, Geometry* g, ferry::RegHandle* reg,
+                                std::shared_ptr<const ferry::PreppedList>* target,
+                                std::string* error) {
+  g->file_size =
+      options_.file_size != 0 ? options_.file_size : options_.total_bytes / options_.files;
+  g->blocks_per_file = g->file_size / c.block_size;
+  if (g->blocks_per_file == 0) {
+    *error = "file size " + FormatSize(g->file_size) + " is smaller than block size " +
+             FormatSize(c.block_size) + " (raise --total-bytes or --file-size)";
+    return false;
+  }
+  g->file_size = g->blocks_per_file * c.block_size;
+  g->target_count = g->blocks_per_file * options_.files;
+  if (g->target_count > kMaxTargetBlocks) {
+    *error = std::to_string(g->target_count) + " blocks of " + FormatSize(c.block_size) +
+             " in the files: use a larger block size or a smaller --file-size";
+    return false;
+  }
+  if (!PrepareFiles(c, *g, error)) return *error = "preparing files: " + *error, false;
+
+  // Register the files for this case: read-write for writes, O_DIRECT per --direct.
+  ferry::MemDescList files;
+  files.kind = ferry::MemKind::kFile;
+  ferry::FileOpenFlags flags;
+  flags.write = IsWrite(c.op);
+  flags.direct = options_.direct;
+  for (size_t i = 0; i < paths_.size(); ++i) {
+    files.descs.push_back(ferry::FileByPath(paths_[i], i + 1, flags));
+  }
+  ferry::RegOptions ro;
+  ro.backends = {backend_};
+  ferry::Status st = agent_->RegisterMem(files, reg, ro);
+  if (!st.ok()) return *error = "registering files: " + st.ToString(), false;
+
+  // Both transfer lists are resolved once; requests then pick descriptors by index.
+  ferry::XferDescList list;
+  list.kind = ferry::MemKind::kFile;
+  list.descs.reserve(g->target_count);
+  for (uint64_t f = 0; f < options_.files; ++f) {
+    for (uint64_t b = 0; b < g->blocks_per_file; ++b) {
+      list.descs.push_back({b * c.block_size, c.block_size, f + 1});
+    }
+  }
+  st = agent_->PrepDescList(list, "", target);
+  if (!st.ok()) return *error = "PrepDescList(files): " + st.ToString(), false;
+  return true;
+}
+
 CaseResult Runner::RunCase(const Case& c) {
   CaseResult res;
   res.c = c;
@@ -208,20 +249,6 @@ CaseResult Runner::RunCase(const Case& c) {
   };
 
   Geometry g;
-  g.file_size =
-      options_.file_size != 0 ? options_.file_size : options_.total_bytes / options_.files;
-  g.blocks_per_file = g.file_size / c.block_size;
-  if (g.blocks_per_file == 0) {
-    return fail("file size " + FormatSize(g.file_size) + " is smaller than block size " +
-                FormatSize(c.block_size) + " (raise --total-bytes or --file-size)");
-  }
-  g.file_size = g.blocks_per_file * c.block_size;
-  res.file_size = g.file_size;
-  g.target_count = g.blocks_per_file * options_.files;
-  if (g.target_count > kMaxTargetBlocks) {
-    return fail(std::to_string(g.target_count) + " blocks of " + FormatSize(c.block_size) +
-                " in the files: use a larger block size or a smaller --file-size");
-  }
   const uint64_t request_bytes = c.block_size * c.batch;
   g.requests = options_.total_bytes / request_bytes;
   if (g.requests < c.threads) {
@@ -229,39 +256,24 @@ CaseResult Runner::RunCase(const Case& c) {
                 std::to_string(c.batch) + " x " + FormatSize(c.block_size) + " than threads");
   }
   g.local_count = buffer_size_ / c.block_size;
-
-  std::string error;
-  if (!PrepareFiles(c, g, &error)) return fail("preparing files: " + error);
-
-  // Register the files for this case: read-write for writes, O_DIRECT per --direct.
-  ferry::MemDescList files;
-  files.kind = ferry::MemKind::kFile;
-  ferry::FileOpenFlags flags;
-  flags.write = IsWrite(c.op);
-  flags.direct = options_.direct;
-  for (size_t i = 0; i < paths_.size(); ++i) {
-    files.descs.push_back(ferry::FileByPath(paths_[i], i + 1, flags));
-  }
-  ferry::RegOptions ro;
-  ro.backends = {backend_};
-  ferry::RegHandle file_reg;
-  ferry::Status st = agent_->RegisterMem(files, &file_reg, ro);
-  if (!st.ok()) return fail("registering files: " + st.ToString());
+  // Deregistered after the prepared lists below are gone (destroyed in reverse order).
+  ferry::RegHandle target_reg;
   struct Deregister {
     ferry::Agent* agent;
-    ferry::RegHandle handle;
-    ~Deregister() { (void)agent->DeregisterMem(handle); }
-  } deregister{agent_.get(), file_reg};
-
-  // Both transfer lists are resolved once; requests then pick descriptors by index.
-  ferry::XferDescList target;
-  target.kind = ferry::MemKind::kFile;
-  target.descs.reserve(g.target_count);
-  for (uint64_t f = 0; f < options_.files; ++f) {
-    for (uint64_t b = 0; b < g.blocks_per_file; ++b) {
-      target.descs.push_back({b * c.block_size, c.block_size, f + 1});
+    ferry::RegHandle* handle;
+    ~Deregister() {
+      if (handle->valid()) (void)agent->DeregisterMem(*handle);
     }
+  } deregister{agent_.get(), &target_reg};
+  std::shared_ptr<const ferry::PreppedList> target_prep, local_prep;
+  std::string error;
+  if (options_.objects()) {
+    if (!PrepareObjects(c, &g, &target_reg, &target_prep, &error)) return fail(error);
+  } else if (!PrepareFileTargets(c, &g, &target_reg, &target_prep, &error)) {
+    return fail(error);
   }
+  res.file_size = g.file_size;
+
   ferry::XferDescList local;
   local.kind = ferry::MemKind::kDram;
   local.descs.reserve(g.local_count);
@@ -269,10 +281,7 @@ CaseResult Runner::RunCase(const Case& c) {
   for (uint64_t b = 0; b < g.local_count; ++b) {
     local.descs.push_back({base + b * c.block_size, c.block_size, 0});
   }
-  std::shared_ptr<const ferry::PreppedList> target_prep, local_prep;
-  st = agent_->PrepDescList(target, "", &target_prep);
-  if (!st.ok()) return fail("PrepDescList(files): " + st.ToString());
-  st = agent_->PrepDescList(local, "", &local_prep);
+  ferry::Status st = agent_->PrepDescList(local, "", &local_prep);
   if (!st.ok()) return fail("PrepDescList(buffer): " + st.ToString());
 
   std::atomic<uint64_t> done_bytes{0};

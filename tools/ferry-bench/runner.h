@@ -31,10 +31,23 @@ class Runner {
   CaseResult RunCase(const Case& c);
 
  private:
-  struct Geometry;
+  struct Geometry {
+    uint64_t file_size = 0;        // bytes of each file the case uses
+    uint64_t blocks_per_file = 0;  // file_size / block_size
+    uint64_t target_count = 0;     // files * blocks_per_file
+    uint64_t requests = 0;         // total_bytes / (block_size * batch)
+    uint64_t local_count = 0;      // DRAM blocks in the buffer
+  };
   Runner() = default;
   bool PrepareFiles(const Case& c, const Geometry& g, std::string* error);
   bool WriteFileData(size_t index, uint64_t size, std::string* error);
+  bool PrepareFileTargets(const Case& c, Geometry* g, ferry::RegHandle* reg,
+                          std::shared_ptr<const ferry::PreppedList>* target, std::string* error);
+  // OBJ (objects.cc): registers the case's objects (writing them first for reads) and
+  // prepares the target list.
+  bool PrepareObjects(const Case& c, Geometry* g, ferry::RegHandle* reg,
+                      std::shared_ptr<const ferry::PreppedList>* target, std::string* error);
+  void RemoveObjects();
 
   Options options_;
   std::unique_ptr<ferry::Agent> agent_;
@@ -43,9 +56,11 @@ class Runner {
   uint64_t buffer_size_ = 0;
   ferry::RegHandle buffer_reg_;
   std::vector<std::string> paths_;
-  std::vector<bool> existed_before_;  // found at start: trusted as data if large enough
-  std::vector<bool> has_data_;        // written fully by this process
-  std::vector<bool> touched_;         // created or written by this process
+  std::vector<bool> existed_before_;     // found at start: trusted as data if large enough
+  std::vector<bool> has_data_;           // written fully by this process
+  std::vector<bool> touched_;            // created or written by this process
+  std::vector<std::string> objects_;     // OBJ: every key this process wrote
+  std::vector<uint64_t> objects_ready_;  // OBJ: block sizes whose objects exist
 };
 
 }  // namespace ferry_bench

@@ -83,7 +83,7 @@ class ObjPluginSpec final : public PluginSpec {
          {}},
         {"multipart_threshold",
          ParamType::kSize,
-         "16M",
+         "64M",
          "objects this large are written multipart and read in parallel ranges (>= part_size)",
          {},
          {}},

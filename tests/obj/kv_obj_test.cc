@@ -4,6 +4,8 @@
 #include <sys/wait.h>
 #include <unistd.h>
 
+#include <atomic>
+#include <cstdlib>
 #include <thread>
 
 #include <gmock/gmock.h>
@@ -269,6 +271,62 @@ TEST_F(KvObjTest, ALeaseRenewsItselfAndNoticesWhenTaken) {
   lease.reset();  // a lost lease is not deleted: it is someone else's now
   FERRY_ASSERT_OK(ObjLease::Inspect(agent_.get(), obj_, key, &owner, &live));
   EXPECT_EQ(owner.host, "thief-host");
+}
+
+// The engine while its server is killed (SIGKILL) and restarted: stores and loads fail with
+// a status or succeed, a load never returns wrong bytes, and the engine serves again after.
+TEST(KvObjKillTest, EngineKeepsServingAcrossAServerKill) {
+  testing::TempDir dir;
+  const std::string state = dir.str() + "/s3";
+  auto run = [&](const char* cmd) {
+    return std::system(
+        (std::string(FERRY_VENV_PYTHON) + " " + FERRY_S3_SCRIPT + " " + cmd + " " + state).c_str());
+  };
+  ASSERT_EQ(run("start"), 0);
+  setenv("FERRY_S3_STATE", state.c_str(), 1);
+  S3Env env = LoadS3Env();
+  ASSERT_TRUE(env.ok) << env.why;
+  Config c = testing::SmallConfig("", 8);
+  c.nixl_backend = "OBJ";
+  c.nixl_path = "/kill/";
+  for (const auto& [k, v] : env.BackendParams({{"retry_base_ms", "20"}, {"stall_timeout_s", "5"}}))
+    c.nixl_backend_params[k] = v;
+  std::unique_ptr<Engine> e;
+  FERRY_ASSERT_OK(Engine::Create(c, SmallOptions(), &e));
+  std::atomic<bool> stop{false};
+  std::atomic<int> good{0}, wrong{0}, failed{0};
+  std::thread worker([&] {
+    for (int n = 0; !stop.load(); ++n) {
+      auto t = Prompt((n / 2) % 6);  // each prompt stored, then loaded
+      if (n % 2 == 0) {
+        auto kv = MakeKv(t, SmallGeometry());
+        if (!e->Store(t, KvLayout::Contiguous(kv.data(), t.size())).ok()) ++failed;
+        continue;
+      }
+      std::vector<uint8_t> out(t.size() * SmallGeometry().BytesPerToken());
+      uint64_t restored = 0;
+      Status s = e->Retrieve(t, KvLayout::Contiguous(out.data(), t.size()), &restored);
+      if (!s.ok()) ++failed;
+      if (!testing::PrefixMatches(out, t, SmallGeometry(), restored)) ++wrong;
+      if (s.ok() && restored > 0) ++good;
+    }
+  });
+  std::this_thread::sleep_for(std::chrono::milliseconds(400));
+  EXPECT_EQ(run("restart"), 0);
+  const int at_restart = good.load();
+  std::this_thread::sleep_for(std::chrono::milliseconds(800));
+  stop = true;
+  worker.join();
+  EXPECT_EQ(wrong.load(), 0) << "a load returned bytes that are not the chunk's";
+  EXPECT_GT(good.load(), at_restart) << "loads succeeded after the restart";
+  for (int i = 0; i < 6; ++i) {
+    auto t = Prompt(i);
+    auto kv = MakeKv(t, SmallGeometry());
+    FERRY_EXPECT_OK(e->Store(t, KvLayout::Contiguous(kv.data(), t.size())));
+  }
+  e.reset();
+  EXPECT_EQ(run("stop"), 0);
+  std::printf("engine kill test: %d good loads, %d failed calls\n", good.load(), failed.load());
 }
 
 INSTANTIATE_TEST_SUITE_P(Modes, KvObjTest, ::testing::Values(int64_t{8}, int64_t{0}),

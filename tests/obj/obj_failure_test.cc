@@ -1,6 +1,9 @@
 // The OBJ backend when things go wrong: bad credentials, a missing bucket, a server that is
 // down or killed mid-transfer, bad parameters. Errors name the S3 code; secrets never show.
 #include <sys/wait.h>
+#include <unistd.h>
+
+#include <cstdio>
 
 #include <atomic>
 #include <thread>
@@ -97,6 +100,115 @@ TEST_F(ObjTest, CredentialsFromTheAwsEnvironment) {
   FERRY_ASSERT_OK(s);
   std::vector<uint8_t> d(10, 3);
   FERRY_EXPECT_OK(Move(XferOp::kWrite, prefix_ + "env", d.data(), d.size(), 0, {}, b));
+}
+
+TEST_F(ObjTest, TlsNeedsATrustedCertificateAndWorksWithCaBundle) {
+  ASSERT_FALSE(env_.https_endpoint.empty()) << "the fixture serves TLS too";
+  BackendId untrusted, trusted;
+  FERRY_ASSERT_OK(CreateObj(
+      agent_.get(),
+      env_.BackendParams({{"endpoint_override", env_.https_endpoint}, {"max_retries", "0"}}),
+      &untrusted));
+  std::vector<uint8_t> d = Random(5000, 31);
+  Status s = Move(XferOp::kWrite, prefix_ + "tls", d.data(), d.size(), 0, {}, untrusted);
+  EXPECT_EQ(s.code(), Code::kPermissionDenied) << s.ToString();
+  EXPECT_NE(s.message().find("TLS"), std::string::npos) << s.ToString();
+  FERRY_ASSERT_OK(CreateObj(
+      agent_.get(),
+      env_.BackendParams({{"endpoint_override", env_.https_endpoint}, {"ca_bundle", env_.ca_file}}),
+      &trusted));
+  FERRY_ASSERT_OK(Move(XferOp::kWrite, prefix_ + "tls", d.data(), d.size(), 0, {}, trusted));
+  std::vector<uint8_t> back(d.size());
+  FERRY_ASSERT_OK(Move(XferOp::kRead, prefix_ + "tls", back.data(), back.size(), 0, {}, trusted));
+  EXPECT_EQ(back, d);
+}
+
+// tests/obj/fault_proxy.py in front of the test server: the first `faults` requests get
+// an S3 error without reaching it; the rest are forwarded.
+class FaultProxy {
+ public:
+  FaultProxy(const std::string& upstream, int faults, int status = 503,
+             const char* code = "SlowDown") {
+    int in[2], out[2];
+    if (pipe(in) != 0 || pipe(out) != 0) return;
+    pid_ = fork();
+    if (pid_ == 0) {
+      dup2(in[0], 0);
+      dup2(out[1], 1);
+      close(in[1]);
+      close(out[0]);
+      const std::string f = std::to_string(faults), st = std::to_string(status);
+      execl(FERRY_VENV_PYTHON, FERRY_VENV_PYTHON, FERRY_FAULT_PROXY, upstream.c_str(), f.c_str(),
+            st.c_str(), code, static_cast<char*>(nullptr));
+      _exit(127);
+    }
+    close(in[0]);
+    close(out[1]);
+    to_ = in[1];
+    from_ = fdopen(out[0], "r");
+    char line[64] = {0};
+    if (from_ != nullptr && fgets(line, sizeof(line), from_) != nullptr)
+      std::sscanf(line, "PORT %d", &port_);
+  }
+  ~FaultProxy() { (void)Stop(); }
+  std::string endpoint() const { return "http://127.0.0.1:" + std::to_string(port_); }
+  bool ok() const { return port_ > 0; }
+  // Stops the proxy; the number of requests it saw.
+  int Stop() {
+    if (pid_ <= 0) return seen_;
+    close(to_);
+    char line[64] = {0};
+    if (fgets(line, sizeof(line), from_) != nullptr) std::sscanf(line, "SEEN %d", &seen_);
+    fclose(from_);
+    waitpid(pid_, nullptr, 0);
+    pid_ = -1;
+    return seen_;
+  }
+
+ private:
+  pid_t pid_ = -1;
+  int to_ = -1;
+  FILE* from_ = nullptr;
+  int port_ = 0;
+  int seen_ = 0;
+};
+
+TEST_F(ObjTest, SlowDownIsRetriedWithBackoffAndSucceeds) {
+  FaultProxy proxy(env_.endpoint, 2);
+  ASSERT_TRUE(proxy.ok());
+  BackendId b;
+  FERRY_ASSERT_OK(CreateObj(
+      agent_.get(),
+      env_.BackendParams(
+          {{"endpoint_override", proxy.endpoint()}, {"max_retries", "4"}, {"retry_base_ms", "20"}}),
+      &b));
+  auto d = Random(50000, 21);
+  const auto t0 = std::chrono::steady_clock::now();
+  FERRY_ASSERT_OK(Move(XferOp::kWrite, prefix_ + "slow", d.data(), d.size(), 0, {}, b));
+  const auto took = std::chrono::steady_clock::now() - t0;
+  EXPECT_EQ(proxy.Stop(), 3) << "two refused attempts, then the one that went through";
+  EXPECT_GE(took, std::chrono::milliseconds(20)) << "the retries waited (backoff)";
+  std::vector<uint8_t> back;
+  FERRY_ASSERT_OK(Get(prefix_ + "slow", &back, 0, d.size()));
+  EXPECT_EQ(back, d);
+}
+
+TEST_F(ObjTest, PersistentServerErrorsFailRetryablyAfterTheLastAttempt) {
+  FaultProxy proxy(env_.endpoint, 1000, 500, "InternalError");
+  ASSERT_TRUE(proxy.ok());
+  BackendId b;
+  FERRY_ASSERT_OK(CreateObj(
+      agent_.get(),
+      env_.BackendParams(
+          {{"endpoint_override", proxy.endpoint()}, {"max_retries", "2"}, {"retry_base_ms", "5"}}),
+      &b));
+  std::vector<uint8_t> d(100, 1);
+  Status s = Move(XferOp::kRead, prefix_ + "x", d.data(), d.size(), 0, {}, b);
+  EXPECT_EQ(s.code(), Code::kTryAgain) << s.ToString();
+  EXPECT_TRUE(IsRetryable(s.code()));
+  EXPECT_NE(s.message().find("InternalError"), std::string::npos) << s.ToString();
+  EXPECT_NE(s.message().find("after 3 attempts"), std::string::npos) << s.ToString();
+  EXPECT_EQ(proxy.Stop(), 3);
 }
 
 // A server of its own, killed and restarted while transfers run: each either fails with a

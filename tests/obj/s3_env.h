@@ -13,6 +13,7 @@ namespace ferry::test {
 
 struct S3Env {
   std::string endpoint, access_key, secret_key, bucket, region, state;
+  std::string https_endpoint, ca_file;  // the same server over TLS, and its certificate
   bool ok = false;
   std::string why;
 
@@ -57,6 +58,8 @@ inline S3Env LoadS3Env() {
   e.bucket = kv["FERRY_S3_BUCKET"];
   e.region = kv["FERRY_S3_REGION"];
   e.state = state;
+  e.https_endpoint = kv["FERRY_S3_HTTPS_ENDPOINT"];
+  e.ca_file = kv["FERRY_S3_CA"];
   e.ok = !e.endpoint.empty() && !e.secret_key.empty();
   if (!e.ok) e.why = std::string(state) + "/env lacks the endpoint or the credentials";
   return e;

@@ -8,6 +8,8 @@
   s3_server.py restart STATE_DIR  kills the server (SIGKILL) and starts it again on the same
                                   ports and data (the kill/restart test)
 
+S3 also answers over TLS on a second port (a self-signed certificate for 127.0.0.1, made
+with openssl; FERRY_S3_HTTPS_ENDPOINT and FERRY_S3_CA in env).
 The server checks Signature Version 4: the identity file names one access key with its secret;
 any other secret is refused with SignatureDoesNotMatch. Only loopback addresses are used.
 """
@@ -60,6 +62,12 @@ def launch(state):
         "-filer", "-filer.port", str(p["filer"]), "-filer.port.grpc", str(p["filer_grpc"]),
         "-s3", "-s3.port", str(p["s3"]), "-s3.port.grpc", str(p["s3_grpc"]),
         "-s3.config", os.path.join(state, "identities.json"),
+        # TLS on a second port, with a self-signed certificate for 127.0.0.1.
+        "-s3.port.https", str(p["s3_https"]),
+        "-s3.cert.file", os.path.join(state, "cert.pem"), "-s3.key.file", os.path.join(state, "key.pem"),
+        # Nothing leaves the machine: no usage reports. A quick election, so a restart
+        # (the kill test) is back in seconds.
+        "-master.telemetry=false", "-master.electionTimeout", "1s",
         # The side servers SeaweedFS would start on fixed default ports: off.
         "-s3.port.iceberg", "0", "-s3.port.lance", "0",
         "-master.volumeSizeLimitMB", "1024", "-volume.max", "0", "-metricsPort", "0",
@@ -103,22 +111,31 @@ def wait_ready(state, proc, p, timeout=60):
 
 
 def write_env(state, endpoint):
+    with open(os.path.join(state, "ports.json")) as f:
+        https_port = json.load(f)["s3_https"]
     with open(os.path.join(state, "env"), "w") as f:
         f.write("FERRY_S3_ENDPOINT=%s\nFERRY_S3_ACCESS_KEY=%s\nFERRY_S3_SECRET_KEY='%s'\n"
                 "FERRY_S3_BUCKET=%s\nFERRY_S3_REGION=%s\nFERRY_S3_STATE=%s\n"
-                % (endpoint, ACCESS_KEY, SECRET_KEY, BUCKET, REGION, state))
+                "FERRY_S3_HTTPS_ENDPOINT=https://127.0.0.1:%d\nFERRY_S3_CA=%s\n"
+                % (endpoint, ACCESS_KEY, SECRET_KEY, BUCKET, REGION, state, https_port,
+                   os.path.join(state, "cert.pem")))
 
 
 def start(state):
     stop(state, quiet=True)
     os.makedirs(state, exist_ok=True)
-    names = ["master", "master_grpc", "volume", "volume_grpc", "filer", "filer_grpc", "s3", "s3_grpc"]
+    names = ["master", "master_grpc", "volume", "volume_grpc", "filer", "filer_grpc", "s3", "s3_grpc",
+             "s3_https"]
     with open(os.path.join(state, "ports.json"), "w") as f:
         json.dump(dict(zip(names, free_ports(len(names)))), f)
     ident = {"identities": [{"name": "ferry", "credentials": [
         {"accessKey": ACCESS_KEY, "secretKey": SECRET_KEY}], "actions": ["Admin", "Read", "Write", "List", "Tagging"]}]}
     with open(os.path.join(state, "identities.json"), "w") as f:
         json.dump(ident, f)
+    subprocess.run(["openssl", "req", "-x509", "-newkey", "rsa:2048", "-nodes", "-days", "2",
+                    "-keyout", os.path.join(state, "key.pem"), "-out", os.path.join(state, "cert.pem"),
+                    "-subj", "/CN=127.0.0.1", "-addext", "subjectAltName=IP:127.0.0.1"],
+                   check=True, capture_output=True)
     proc, p = launch(state)
     write_env(state, wait_ready(state, proc, p))
 

@@ -1,6 +1,7 @@
 #!/usr/bin/env python3
 """A fault-injecting HTTP proxy on loopback in front of the real S3 server: the first
-FAULTS requests get an S3 error (503 SlowDown by default) without reaching the server;
+FAULTS requests get an S3 error (503 SlowDown by default; STATUS 0: no answer at all)
+without reaching the server;
 every later one is forwarded unchanged (Host header included, so SigV4 still verifies) and
 its answer relayed. Prints "PORT <n>" once listening; writes the number of requests seen to
 stdout as "SEEN <n>" when stdin closes, then exits.
@@ -11,6 +12,7 @@ import http.client
 import http.server
 import sys
 import threading
+import time
 import urllib.parse
 
 UPSTREAM = urllib.parse.urlsplit(sys.argv[1])
@@ -34,6 +36,9 @@ class Proxy(http.server.BaseHTTPRequestHandler):
         with lock:
             seen += 1
             fault = seen <= FAULTS
+        if fault and STATUS == 0:
+            time.sleep(60)  # a server that accepted the request and went silent
+            return
         if fault:
             doc = ("<?xml version=\"1.0\" encoding=\"UTF-8\"?><Error><Code>%s</Code>"
                    "<Message>injected by fault_proxy.py</Message></Error>" % CODE).encode()

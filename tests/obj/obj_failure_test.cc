@@ -211,6 +211,36 @@ TEST_F(ObjTest, PersistentServerErrorsFailRetryablyAfterTheLastAttempt) {
   EXPECT_EQ(proxy.Stop(), 3);
 }
 
+TEST_F(ObjTest, AServerThatStopsAnsweringTimesOutAndIsRetried) {
+  FaultProxy silent(env_.endpoint, 1, 0);  // the first request never gets an answer
+  ASSERT_TRUE(silent.ok());
+  BackendId b;
+  FERRY_ASSERT_OK(CreateObj(agent_.get(),
+                            env_.BackendParams({{"endpoint_override", silent.endpoint()},
+                                                {"stall_timeout_s", "1"},
+                                                {"max_retries", "1"},
+                                                {"retry_base_ms", "5"}}),
+                            &b));
+  auto d = Random(1000, 41);
+  const auto t0 = std::chrono::steady_clock::now();
+  FERRY_ASSERT_OK(Move(XferOp::kWrite, prefix_ + "stall", d.data(), d.size(), 0, {}, b));
+  const auto took = std::chrono::steady_clock::now() - t0;
+  EXPECT_GE(took, std::chrono::milliseconds(900)) << "the first attempt waited out the stall";
+  EXPECT_LT(took, std::chrono::seconds(10));
+  EXPECT_EQ(silent.Stop(), 2);
+  FaultProxy mute(env_.endpoint, 1000, 0);  // nothing ever answers
+  ASSERT_TRUE(mute.ok());
+  FERRY_ASSERT_OK(CreateObj(agent_.get(),
+                            env_.BackendParams({{"endpoint_override", mute.endpoint()},
+                                                {"stall_timeout_s", "1"},
+                                                {"max_retries", "1"},
+                                                {"retry_base_ms", "5"}}),
+                            &b));
+  Status s = Move(XferOp::kRead, prefix_ + "stall", d.data(), d.size(), 0, {}, b);
+  EXPECT_EQ(s.code(), Code::kTimedOut) << s.ToString();
+  EXPECT_NE(s.message().find("after 2 attempts"), std::string::npos) << s.ToString();
+}
+
 // A server of its own, killed and restarted while transfers run: each either fails with a
 // clear status or returns exactly what was written, and service resumes.
 TEST(ObjKillTest, ServerKilledMidTransferNeverYieldsCorruptData) {

@@ -141,3 +141,20 @@ def test_nixl_api_obj_flow_reads_what_boto3_wrote_and_writes_what_it_reads(s3, s
     while state not in ("DONE", "ERR"):
         state = agent.check_xfer_state(h)
     assert state == "DONE" and np.array_equal(back, data)
+
+
+def test_nixl_api_query_memory_keeps_object_keys_whole(s3, s3env):
+    """LMCache asks whether chunks exist with query_memory on OBJ keys; keys may hold ':'."""
+    from ferry.nixl._api import nixl_agent, nixl_agent_config
+
+    agent = nixl_agent("obj_query", nixl_agent_config(backends=[]))
+    agent.create_backend("OBJ", {"endpoint_override": s3env["FERRY_S3_ENDPOINT"],
+                                 "access_key": s3env["FERRY_S3_ACCESS_KEY"],
+                                 "secret_key": s3env["FERRY_S3_SECRET_KEY"],
+                                 "bucket": s3env["FERRY_S3_BUCKET"]})
+    key = "interop/nixl/model@1@0:abc"
+    s3.put_object(Bucket=s3env["FERRY_S3_BUCKET"], Key=key, Body=b"12345")
+    found, missing = agent.query_memory([(0, 0, 0, key), (0, 0, 0, key + "-nope")], "OBJ",
+                                        mem_type="OBJ")
+    assert missing is None
+    assert found is not None and found["size"] == "5"

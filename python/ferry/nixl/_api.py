@@ -304,7 +304,9 @@ class nixl_agent:  # noqa: N801
         b = self._backend(backend)
         descs = self._descs(reg_list, mem_type or nixlBind.FILE_SEG, reg=True)
         kind = nixlBind.FERRY_KIND[descs.getType()]
-        names = [m.split(":", 1)[1] if ":" in m else m for m in descs._metas]
+        # FILE metas may carry NIXL's "flags:" prefix; object keys are kept whole (a key may
+        # hold a ':').
+        names = [m.split(":", 1)[1] if kind == "FILE" and ":" in m else m for m in descs._metas]
         out = []
         for name, info in zip(names, self._agent.query(names, kind, b.id)):
             if info is None:

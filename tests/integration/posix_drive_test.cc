@@ -53,7 +53,7 @@ class DriveContractTest : public ::testing::TestWithParam<std::string> {
     if (GetParam() == "uring" && !test::KernelHasIoUring()) GTEST_SKIP() << "io_uring disabled";
     FERRY_ASSERT_OK(backend_.Create(test::EngineParams(GetParam())));
   }
-  bool Drives() const { return GetParam() == "uring"; }
+  bool Drives() const { return GetParam() == "uring" || GetParam() == "aio"; }
   PluginBackend backend_;
 };
 
@@ -140,7 +140,7 @@ TEST_P(DrivingEngineTest, KickWorksAfterTheCreatingThreadExited) {
 }
 
 INSTANTIATE_TEST_SUITE_P(Engines, DriveContractTest, ::testing::ValuesIn(test::kEngines));
-INSTANTIATE_TEST_SUITE_P(Engines, DrivingEngineTest, ::testing::Values("uring"));
+INSTANTIATE_TEST_SUITE_P(Engines, DrivingEngineTest, ::testing::Values("uring", "aio"));
 
 constexpr uint64_t kBytes = 8 << 20;
 

@@ -10,6 +10,7 @@
 // cost (no device time), or on a disk with --direct.
 //
 //   engine-cost DIR [--op read|write] [--size 4096] [--iters 20000] [--rounds 5] [--direct]
+//               [--spin-us N]   (POSIX's spin_us for the Ferry runs)
 #include <fcntl.h>
 #include <libaio.h>
 #include <liburing.h>
@@ -49,6 +50,7 @@ struct Setup {
   bool direct = false;
   uint64_t size = 4096;
   int iters = 20000;
+  int spin_us = 0;  // POSIX spin_us for the Ferry runs
   uint8_t* buf = nullptr;
   uint64_t Offset(int i) const { return (uint64_t(i) * size) % kFileBytes; }
 };
@@ -117,7 +119,10 @@ double Ferry(const Setup& s, const std::string& engine) {
   std::unique_ptr<ferry::Agent> agent;
   Check(ferry::Agent::Create("engine-cost", {}, &agent), "Agent::Create");
   ferry::BackendId posix;
-  Check(agent->CreateBackend("POSIX", {{"engine", engine}, {"inline_max", "0"}}, &posix),
+  Check(agent->CreateBackend(
+            "POSIX",
+            {{"engine", engine}, {"inline_max", "0"}, {"spin_us", std::to_string(s.spin_us)}},
+            &posix),
         "CreateBackend");
   ferry::RegHandle mem, file;
   Check(agent->RegisterMem({ferry::MemKind::kDram, {ferry::DramDesc(s.buf, s.size)}}, &mem),
@@ -176,6 +181,8 @@ int main(int argc, char** argv) {
       s.iters = std::atoi(next().c_str());
     } else if (a == "--rounds") {
       rounds = std::atoi(next().c_str());
+    } else if (a == "--spin-us") {
+      s.spin_us = std::atoi(next().c_str());
     } else if (a == "--direct") {
       s.direct = true;
     } else {
@@ -212,9 +219,10 @@ int main(int argc, char** argv) {
       us[name].push_back(run());
     }
   }
-  std::printf("# %s %llu B, queue depth 1, %s, %d x %d requests, medians (us per request)\n",
-              s.write ? "write" : "read", (unsigned long long)s.size,
-              s.direct ? "O_DIRECT" : "buffered", rounds, s.iters);
+  std::printf(
+      "# %s %llu B, queue depth 1, %s, %d x %d requests, spin_us %d, medians (us per request)\n",
+      s.write ? "write" : "read", (unsigned long long)s.size, s.direct ? "O_DIRECT" : "buffered",
+      rounds, s.iters, s.spin_us);
   for (const auto& [name, v] : us) std::printf("%-14s %8.2f\n", name.c_str(), Median(v));
   const double u = Median(us["ferry uring"]) - Median(us["raw io_uring"]);
   const double a = Median(us["ferry aio"]) - Median(us["raw libaio"]);

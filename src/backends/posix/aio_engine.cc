@@ -31,6 +31,7 @@
 #include <vector>
 
 #include "posix_engines.h"
+#include "spin_wait.h"
 
 namespace ferry::posix {
 namespace {
@@ -56,7 +57,7 @@ constexpr unsigned kAioRingMagic = 0xa10a10a1;
 
 class AioEngine final : public IoEngine {
  public:
-  explicit AioEngine(IoSink* sink) : sink_(sink) {}
+  AioEngine(IoSink* sink, std::chrono::nanoseconds spin) : sink_(sink), spin_(spin) {}
 
   ~AioEngine() override {
     if (reaper_.joinable()) {
@@ -148,6 +149,7 @@ class AioEngine final : public IoEngine {
       // completes after wakes the wait below (or a Kick does).
       if (EventsPending()) (void)ReapLocked(nullptr);
       if (done()) break;
+      if (SpinUntil(spin_, deadline, [this] { return EventsPending(); })) continue;
       const auto left = deadline - std::chrono::steady_clock::now();
       if (left <= std::chrono::nanoseconds::zero()) break;
       const auto wait = std::min<std::chrono::nanoseconds>(left, kMaxSleep);
@@ -269,6 +271,7 @@ class AioEngine final : public IoEngine {
   }
 
   IoSink* sink_;
+  const std::chrono::nanoseconds spin_;  // Drive's spin before sleeping (0: none)
   io_context_t ctx_ = nullptr;
   int event_fd_ = -1;  // every iocb signals it: wakes the reaper
   int stop_fd_ = -1;
@@ -289,8 +292,9 @@ class AioEngine final : public IoEngine {
 
 }  // namespace
 
-std::unique_ptr<IoEngine> MakeAioEngine(IoSink* sink, unsigned queue_depth, std::string* error) {
-  auto e = std::make_unique<AioEngine>(sink);
+std::unique_ptr<IoEngine> MakeAioEngine(IoSink* sink, unsigned queue_depth,
+                                        std::chrono::nanoseconds spin, std::string* error) {
+  auto e = std::make_unique<AioEngine>(sink, spin);
   if (!e->Init(queue_depth, error)) return nullptr;
   return e;
 }

@@ -31,6 +31,7 @@ Status PosixBackend::Create(const PosixOptions& options, std::unique_ptr<Backend
                                           uint64_t{1} << 30, "between 4 KiB and 1 GiB"),
                    kit::CheckAtMostGiB("inline_max", options.inline_max),
                    kit::CheckRange("threads", options.threads, 1, 1024),
+                   kit::CheckRange("spin_us", options.spin_us, 0, 1000),
                    kit::CheckAtMostGiB("vram_inline_max", options.vram_inline_max),
                    kit::CheckRange("vram_threads", options.vram_threads, 1, 256),
                    kit::CheckPageMultiple("vram_bounce_size", options.vram_bounce_size, 64 << 10,
@@ -40,11 +41,12 @@ Status PosixBackend::Create(const PosixOptions& options, std::unique_ptr<Backend
   std::unique_ptr<PosixBackend> b(new PosixBackend(options));
   std::string why_uring, why_aio, error;
   const std::string& e = options.engine;
+  const std::chrono::nanoseconds spin = std::chrono::microseconds(options.spin_us);
   if (e == "uring" || e == "auto")
     b->engine_ = MakeUringEngine(&b->scheduler_, unsigned(options.queue_depth),
-                                 options.registered_buffers, &why_uring);
+                                 options.registered_buffers, spin, &why_uring);
   if (!b->engine_ && (e == "aio" || e == "auto"))
-    b->engine_ = MakeAioEngine(&b->scheduler_, unsigned(options.queue_depth), &why_aio);
+    b->engine_ = MakeAioEngine(&b->scheduler_, unsigned(options.queue_depth), spin, &why_aio);
   if (!b->engine_ && (e == "threads" || e == "auto"))
     b->engine_ = MakeThreadEngine(&b->scheduler_, unsigned(options.threads), &error);
   if (!b->engine_) {

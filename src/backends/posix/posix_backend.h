@@ -19,6 +19,7 @@ struct PosixOptions {
   int64_t threads = 8;
   bool registered_buffers = true;
   uint64_t inline_max = 256 << 10;         // see inline_io.h; 0 = never inline
+  int64_t spin_us = 0;                     // a driving waiter's spin before it sleeps
   int64_t vram_threads = 4;                // VRAM staging workers (built with CUDA)
   uint64_t vram_bounce_size = 4ull << 20;  // each worker's two pinned buffers
   uint64_t vram_inline_max = 2ull << 20;   // VRAM requests up to this run inside Post

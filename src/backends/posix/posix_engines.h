@@ -1,6 +1,7 @@
 // The POSIX backend's I/O engines (backend_kit's IoEngine): io_uring, libaio, a thread pool.
 #pragma once
 
+#include <chrono>
 #include <memory>
 #include <string>
 
@@ -12,9 +13,11 @@
 namespace ferry::posix {
 
 // Factories. On failure they return nullptr and set *error.
+// `spin`: how long a driving waiter spins on the completion ring before it sleeps.
 std::unique_ptr<IoEngine> MakeUringEngine(IoSink* sink, unsigned queue_depth, bool register_buffers,
-                                          std::string* error);
-std::unique_ptr<IoEngine> MakeAioEngine(IoSink* sink, unsigned queue_depth, std::string* error);
+                                          std::chrono::nanoseconds spin, std::string* error);
+std::unique_ptr<IoEngine> MakeAioEngine(IoSink* sink, unsigned queue_depth,
+                                        std::chrono::nanoseconds spin, std::string* error);
 std::unique_ptr<IoEngine> MakeThreadEngine(IoSink* sink, unsigned threads, std::string* error);
 #ifdef FERRY_POSIX_VRAM
 // VRAM ops (IoOp::engine_tag = the GPU ordinal) staged through pinned buffers of

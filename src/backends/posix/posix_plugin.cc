@@ -54,6 +54,13 @@ class PosixPluginSpec final : public PluginSpec {
          "buffered requests of at most this many bytes on tmpfs/ramfs run inside Post (0 = never)",
          {},
          {}},
+        {"spin_us",
+         ParamType::kInt,
+         "0",
+         "a waiting thread spins this long on the completion ring before it sleeps (0..1000; 0 = "
+         "never)",
+         {},
+         {}},
         {"vram_threads",
          ParamType::kInt,
          "4",
@@ -83,6 +90,7 @@ class PosixPluginSpec final : public PluginSpec {
     o.max_request_size = p.GetSize("max_request_size");
     o.registered_buffers = p.GetBool("registered_buffers");
     o.inline_max = p.GetSize("inline_max");
+    o.spin_us = p.GetInt("spin_us");
     o.vram_threads = p.GetInt("vram_threads");
     o.vram_bounce_size = p.GetSize("vram_bounce_size");
     o.vram_inline_max = p.GetSize("vram_inline_max");

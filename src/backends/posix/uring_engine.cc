@@ -34,6 +34,7 @@
 #include <vector>
 
 #include "posix_engines.h"
+#include "spin_wait.h"
 
 namespace ferry::posix {
 namespace {
@@ -47,8 +48,8 @@ constexpr std::chrono::hours kMaxSleep{1};
 
 class UringEngine final : public IoEngine {
  public:
-  UringEngine(IoSink* sink, bool register_buffers)
-      : sink_(sink), register_buffers_(register_buffers) {}
+  UringEngine(IoSink* sink, bool register_buffers, std::chrono::nanoseconds spin)
+      : sink_(sink), register_buffers_(register_buffers), spin_(spin) {}
 
   ~UringEngine() override {
     if (reaper_.joinable()) {
@@ -125,6 +126,7 @@ class UringEngine final : public IoEngine {
       // reaper, or kicked to it) is seen here, anything after wakes this wait.
       Reap();
       if (done()) break;
+      if (SpinUntil(spin_, deadline, [this] { return io_uring_cq_ready(&ring_) > 0; })) continue;
       auto left = deadline - std::chrono::steady_clock::now();
       if (left <= std::chrono::nanoseconds::zero()) break;
       __kernel_timespec ts = ToTimespec(std::min<std::chrono::nanoseconds>(left, kMaxSleep));
@@ -373,6 +375,7 @@ class UringEngine final : public IoEngine {
   // Set by Setup, constant after: whether the kernel takes a timeout with a wait (5.11;
   // without it Drive declines), and whether the sparse tables exist.
   bool timed_waits_ = false;
+  const std::chrono::nanoseconds spin_;  // Drive's spin before sleeping (0: none)
   bool fixed_buffers_ = false;
   bool fixed_files_ = false;
 };
@@ -380,8 +383,8 @@ class UringEngine final : public IoEngine {
 }  // namespace
 
 std::unique_ptr<IoEngine> MakeUringEngine(IoSink* sink, unsigned queue_depth, bool register_buffers,
-                                          std::string* error) {
-  auto e = std::make_unique<UringEngine>(sink, register_buffers);
+                                          std::chrono::nanoseconds spin, std::string* error) {
+  auto e = std::make_unique<UringEngine>(sink, register_buffers, spin);
   if (!e->Init(queue_depth, error)) return nullptr;
   return e;
 }

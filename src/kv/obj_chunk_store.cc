@@ -13,7 +13,6 @@
 namespace ferry::kv {
 namespace {
 
-constexpr auto kIoTimeout = std::chrono::seconds(120);
 constexpr std::string_view kSlotMarker = ".slot";
 
 }  // namespace

@@ -1,5 +1,7 @@
 #include "obj_lease.h"
 
+#include "obj_io.h"
+
 #include <signal.h>
 #include <unistd.h>
 
@@ -27,33 +29,6 @@ bool ProcessExists(int64_t pid) {
   return pid > 0 && (::kill(static_cast<pid_t>(pid), 0) == 0 || errno == EPERM);
 }
 
-// One object transfer through the agent: the lease body to or from `key`.
-Status MoveLease(Agent* agent, BackendId backend, XferOp op, const std::string& key, uint8_t* body,
-                 const Params& args) {
-  RegOptions reg;
-  reg.backends = {backend};
-  RegHandle local, remote;
-  Status s = agent->RegisterMem({MemKind::kDram, {DramDesc(body, kLeaseBytes)}}, &local, reg);
-  if (!s.ok()) return s;
-  constexpr uint64_t kId = 1;
-  s = agent->RegisterMem({MemKind::kObj, {MemDesc{0, 0, kId, key}}}, &remote, reg);
-  if (s.ok()) {
-    XferOptions xo;
-    xo.backend = backend;
-    xo.args.params = args;
-    std::unique_ptr<Transfer> x;
-    s = agent->CreateTransfer(
-        op, {MemKind::kDram, {{reinterpret_cast<uint64_t>(body), kLeaseBytes, 0}}},
-        {MemKind::kObj, {{0, kLeaseBytes, kId}}}, "", &x, xo);
-    if (s.ok()) s = x->Post();
-    if (s.ok()) s = x->Wait(std::chrono::seconds(60));
-    x.reset();
-    (void)agent->DeregisterMem(remote);
-  }
-  (void)agent->DeregisterMem(local);
-  return s;
-}
-
 Status Head(Agent* agent, BackendId backend, const std::string& key, QueryResult* q) {
   std::vector<QueryResult> out;
   Status s = agent->QueryMem({MemKind::kObj, {ObjectKey(key)}}, &out, backend);
@@ -65,8 +40,8 @@ Status Head(Agent* agent, BackendId backend, const std::string& key, QueryResult
 Status Write(Agent* agent, BackendId backend, const std::string& key, const LeaseOwner& who,
              const Params& condition) {
   std::string body = FormatLease(who);
-  return MoveLease(agent, backend, XferOp::kWrite, key, reinterpret_cast<uint8_t*>(body.data()),
-                   condition);
+  return MoveObject(agent, backend, XferOp::kWrite, key, reinterpret_cast<uint8_t*>(body.data()),
+                    kLeaseBytes, condition);
 }
 
 // The lease at `key` and its ETag; kNotFound when absent, kCorrupt when not a lease.
@@ -80,7 +55,8 @@ Status Read(Agent* agent, BackendId backend, const std::string& key, LeaseOwner*
     return Status(Code::kCorrupt,
                   "'" + key + "' is not a Ferry lease (" + std::to_string(q.size) + " bytes)");
   std::string body(kLeaseBytes, '\0');
-  s = MoveLease(agent, backend, XferOp::kRead, key, reinterpret_cast<uint8_t*>(body.data()), {});
+  s = MoveObject(agent, backend, XferOp::kRead, key, reinterpret_cast<uint8_t*>(body.data()),
+                 kLeaseBytes);
   if (!s.ok()) return s;
   if (!ParseLease(reinterpret_cast<const uint8_t*>(body.data()), body.size(), who))
     return Status(Code::kCorrupt, "'" + key + "' is not a Ferry lease");

@@ -5,6 +5,7 @@
 #include <map>
 
 #include "obj_chunk_store.h"
+#include "obj_io.h"
 #include "obj_lease.h"
 #include "slot_format.h"
 #include "store_admin.h"
@@ -29,27 +30,6 @@ Status OpenObjAdmin(const Config& config, ObjAdmin* a) {
   a->root = ObjectKeyRoot(config.nixl_path);
   s = a->raw->ListMem(MemKind::kObj, a->root + kFilePrefix, &a->objects, a->backend);
   return s.ok() ? s : s.WithContext("listing '" + a->root + kFilePrefix + "'");
-}
-
-Status ReadObject(Agent* agent, BackendId backend, const std::string& key, uint8_t* dst,
-                  uint64_t len) {
-  constexpr uint64_t kId = 1;
-  RegOptions reg;
-  reg.backends = {backend};
-  RegHandle h;
-  Status s = agent->RegisterMem({MemKind::kObj, {MemDesc{0, 0, kId, key}}}, &h, reg);
-  if (!s.ok()) return s;
-  std::unique_ptr<Transfer> x;
-  XferOptions xo;
-  xo.backend = backend;
-  s = agent->CreateTransfer(XferOp::kRead,
-                            {MemKind::kDram, {{reinterpret_cast<uint64_t>(dst), len, 0}}},
-                            {MemKind::kObj, {{0, len, kId}}}, "", &x, xo);
-  if (s.ok()) s = x->Post();
-  if (s.ok()) s = x->Wait(std::chrono::seconds(120));
-  x.reset();
-  (void)agent->DeregisterMem(h);
-  return s;
 }
 
 bool IsLease(std::string_view name) {
@@ -82,7 +62,10 @@ Status ScanObjStore(const Config& config, bool verify, ScanReport* report) {
     const StoredEntry e{name, pool, o.info.size, name.find(".slot") != std::string::npos, busy};
     s = CheckStoredChunk(
         e, verify,
-        [&](uint8_t* dst, uint64_t len) { return ReadObject(a.raw, a.backend, o.name, dst, len); },
+        [&](uint8_t* dst, uint64_t len) {
+          return MoveObject(a.raw, a.backend, XferOp::kRead, o.name, dst, len, {},
+                            /*buf_registered=*/true);
+        },
         &buf, report);
     if (!s.ok()) return s;
   }

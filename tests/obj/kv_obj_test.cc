@@ -14,6 +14,7 @@
 #include "ferry/kv/engine.h"
 #include "kv/kv_test_util.h"
 #include "obj/obj_test_util.h"
+#include "obj_io.h"
 #include "obj_lease.h"
 
 namespace ferry::kv {
@@ -38,8 +39,6 @@ class KvObjTest : public ::testing::TestWithParam<int64_t> {
     ASSERT_TRUE(env_.ok) << env_.why;
     root_ = std::string("/kvtest/") +
             ::testing::UnitTest::GetInstance()->current_test_info()->name() + "/";
-    for (char& c : root_)
-      if (c == '/' && &c != &root_[0] && (&c)[-1] == '/') c = '_';
     FERRY_ASSERT_OK(Agent::Create("kv-obj-test", {}, &agent_));
     FERRY_ASSERT_OK(agent_->CreateBackend("OBJ", env_.BackendParams(), &obj_));
   }
@@ -83,22 +82,7 @@ class KvObjTest : public ::testing::TestWithParam<int64_t> {
   }
   // Writes `body` over object `key` with the test's own backend.
   void Overwrite(const std::string& key, std::vector<uint8_t> body) {
-    RegOptions reg;
-    reg.backends = {obj_};
-    RegHandle l, r;
-    FERRY_ASSERT_OK(
-        agent_->RegisterMem({MemKind::kDram, {DramDesc(body.data(), body.size())}}, &l, reg));
-    FERRY_ASSERT_OK(agent_->RegisterMem({MemKind::kObj, {MemDesc{0, 0, 1, key}}}, &r, reg));
-    std::unique_ptr<Transfer> x;
-    FERRY_ASSERT_OK(agent_->CreateTransfer(
-        XferOp::kWrite,
-        {MemKind::kDram, {{reinterpret_cast<uint64_t>(body.data()), body.size(), 0}}},
-        {MemKind::kObj, {{0, body.size(), 1}}}, "", &x));
-    FERRY_ASSERT_OK(x->Post());
-    FERRY_ASSERT_OK(x->Wait(std::chrono::seconds(30)));
-    x.reset();
-    FERRY_ASSERT_OK(agent_->DeregisterMem(r));
-    FERRY_ASSERT_OK(agent_->DeregisterMem(l));
+    FERRY_ASSERT_OK(MoveObject(agent_.get(), obj_, XferOp::kWrite, key, body.data(), body.size()));
   }
   std::string LeaseKey() {
     for (const ListEntry& e : Objects())
@@ -156,22 +140,8 @@ TEST_P(KvObjTest, CorruptObjectsAreMissesNeverData) {
     if (o.name.ends_with(".lease")) continue;
     std::vector<uint8_t> body(o.info.size);
     // Read it back, damage it, write it again.
-    {
-      RegHandle l, r;
-      FERRY_ASSERT_OK(
-          agent_->RegisterMem({MemKind::kDram, {DramDesc(body.data(), body.size())}}, &l, {}));
-      FERRY_ASSERT_OK(agent_->RegisterMem({MemKind::kObj, {MemDesc{0, 0, 2, o.name}}}, &r, {}));
-      std::unique_ptr<Transfer> x;
-      FERRY_ASSERT_OK(agent_->CreateTransfer(
-          XferOp::kRead,
-          {MemKind::kDram, {{reinterpret_cast<uint64_t>(body.data()), body.size(), 0}}},
-          {MemKind::kObj, {{0, body.size(), 2}}}, "", &x));
-      FERRY_ASSERT_OK(x->Post());
-      FERRY_ASSERT_OK(x->Wait(std::chrono::seconds(30)));
-      x.reset();
-      FERRY_ASSERT_OK(agent_->DeregisterMem(r));
-      FERRY_ASSERT_OK(agent_->DeregisterMem(l));
-    }
+    FERRY_ASSERT_OK(
+        MoveObject(agent_.get(), obj_, XferOp::kRead, o.name, body.data(), body.size()));
     if (damaged++ == 0) {
       body.resize(body.size() / 2 + 1);
     } else {

@@ -58,8 +58,7 @@ bool RetryableHttp(long http) {
   return http == 429 || http == 500 || http == 502 || http == 503 || http == 504;
 }
 
-}  // namespace
-
+// The status of a finished S3 response, S3's error code and message included.
 Status StatusFromHttp(long http, const std::string& body, const std::string& what) {
   if (http >= 200 && http < 300) return Status::Ok();
   std::string code, message;
@@ -79,8 +78,9 @@ Status StatusFromHttp(long http, const std::string& body, const std::string& wha
   return {Code::kIoError, m};
 }
 
+}  // namespace
+
 struct Loop {
-  S3Client::Impl* client = nullptr;
   CURLM* multi = nullptr;
   std::thread thread;
   std::mutex mu;
@@ -102,7 +102,6 @@ struct Attempt {
   CURL* easy = nullptr;
   curl_slist* headers = nullptr;
   S3Call* call = nullptr;
-  Loop* loop = nullptr;
   char error[CURL_ERROR_SIZE] = {0};
 };
 
@@ -194,7 +193,6 @@ void S3Client::Impl::Start(Loop* l, S3Call* c) {
   c->content_length = 0;
   auto* a = new Attempt();
   a->call = c;
-  a->loop = l;
   if (!l->idle.empty()) {
     a->easy = l->idle.back();
     l->idle.pop_back();
@@ -409,7 +407,6 @@ Status S3Client::Create(const S3Options& o, std::unique_ptr<S3Client>* out) {
   impl->origin = scheme + "://" + impl->host;
   for (int i = 0; i < o.threads; ++i) {
     auto l = std::make_unique<Loop>();
-    l->client = impl.get();
     l->multi = curl_multi_init();
     if (l->multi == nullptr) return Internal("curl_multi_init failed");
     curl_multi_setopt(l->multi, CURLMOPT_MAX_HOST_CONNECTIONS, long{o.max_connections});
@@ -468,14 +465,6 @@ Status S3Client::Run(S3Call* call) {
   call->done = [&p](S3Call*, Status s) { p.set_value(std::move(s)); };
   Submit(call);
   return f.get();
-}
-
-std::string S3Client::Describe(const S3Call& call) const {
-  return impl_->o.bucket + "/" + call.key;
-}
-
-const S3Options& S3Client::options() const {
-  return impl_->o;
 }
 
 }  // namespace ferry::obj

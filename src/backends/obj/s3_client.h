@@ -74,19 +74,11 @@ class S3Client {
   // Submit and wait.
   Status Run(S3Call* call);
 
-  // "bucket/key" for messages (never credentials).
-  std::string Describe(const S3Call& call) const;
-  const S3Options& options() const;
-
   struct Impl;
 
  private:
   explicit S3Client(std::unique_ptr<Impl> impl);
   std::unique_ptr<Impl> impl_;
 };
-
-// The status of a finished S3 response (S3 error code and message included), for calls
-// whose HTTP status is known. 2xx is OK.
-Status StatusFromHttp(long http, const std::string& body, const std::string& what);
 
 }  // namespace ferry::obj

@@ -1,4 +1,4 @@
-// The plugin SDK (API version 3): the small southbound interface a backend implements.
+// The plugin SDK (API version 4): the small southbound interface a backend implements.
 //
 // A plugin is a shared library that exports one C function, FERRY_PLUGIN_ENTRY (see
 // FERRY_DEFINE_PLUGIN at the bottom), returning its PluginSpec. The symbol carries no
@@ -17,7 +17,7 @@
 // Optional abilities are optional interfaces, not stubs: a backend that removes and lists
 // files or objects returns a StorageNamespace from storage(); one that hands out memory
 // returns a MemoryAllocator from allocator(); one that lets a waiting thread reap its
-// completions overrides Drive/Kick. The defaults say "not supported".
+// completions overrides Drive/Kick (and Poll). The defaults say "not supported".
 //
 // Threading contract for backends: every method may be called from many threads at once,
 // for different requests. For one request the core serialises Post/Cancel/destruction, and
@@ -43,8 +43,8 @@
 namespace ferry {
 
 // 3: capabilities, per-transfer arguments, StorageNamespace, MemoryAllocator, the
-// unversioned entry symbol.
-inline constexpr uint32_t kPluginApiVersion = 3;
+// unversioned entry symbol. 4: Backend::Poll.
+inline constexpr uint32_t kPluginApiVersion = 4;
 
 // One contiguous piece of a transfer: local memory <-> target (file, object, remote memory).
 // `local_md` / `target_md` are what this backend returned from RegisterMem for the
@@ -157,6 +157,13 @@ class Backend {
   // Wakes a Drive in progress on another thread so that it calls `done` again: what it
   // waits for arrived some other way. Cheap, lock-free, callable from any thread.
   virtual void Kick() {}
+  // Optional: delivers the completions of I/O that has already finished, at once, without
+  // blocking and (where the backend's completion ring is mapped in user space) without a
+  // system call. Transfer::Check and CompletionQueue::Poll call it for a transfer still in
+  // flight, so that a caller that polls sees a completion as soon as the hardware posted
+  // it rather than when a backend thread wakes up. Returns at once when another thread is
+  // collecting completions (a driving waiter, the backend's own thread).
+  virtual void Poll() {}
 
   // Optional interfaces (see above); null = not supported. The object lives as long as
   // the backend.

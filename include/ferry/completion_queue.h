@@ -36,7 +36,8 @@ class CompletionQueue {
   // (0 on timeout).
   size_t Wait(std::vector<uint64_t>* out, std::chrono::nanoseconds timeout, size_t max = SIZE_MAX);
 
-  // The same without blocking.
+  // The same without blocking; when no tag is waiting it first collects what the
+  // backends of the transfers in flight have finished (Backend::Poll).
   size_t Poll(std::vector<uint64_t>* out, size_t max = SIZE_MAX);
 
   // Tags waiting to be taken.

@@ -64,7 +64,10 @@ class Transfer {
   Status Post();
 
   // Non-blocking: kOk when the last post completed, kInProgress while in flight, kCancelled,
-  // or the I/O error. Before the first post: kBusy ("not posted").
+  // or the I/O error. Before the first post: kBusy ("not posted"). While in flight it
+  // first collects whatever the backend has already finished (Backend::Poll; for POSIX a
+  // read of the completion ring, no system call), so a caller that spins on Check sees a
+  // completion without waiting for a backend thread to wake.
   Status Check() const;
 
   // Blocks until completion or `timeout`; returns Check()'s result, or kTimedOut.

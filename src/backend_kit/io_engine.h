@@ -62,6 +62,8 @@ class IoEngine {
     return false;
   }
   virtual void Kick() {}
+  // Backend::Poll: delivers what has already completed, without blocking.
+  virtual void Poll() {}
 };
 
 }  // namespace ferry::kit

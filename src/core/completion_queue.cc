@@ -1,6 +1,7 @@
 #include "ferry/completion_queue.h"
 
 #include <algorithm>
+#include <array>
 #include <condition_variable>
 #include <deque>
 #include <mutex>
@@ -119,7 +120,19 @@ size_t CompletionQueue::Wait(std::vector<uint64_t>* out, std::chrono::nanosecond
 }
 
 size_t CompletionQueue::Poll(std::vector<uint64_t>* out, size_t max) {
-  std::lock_guard lk(impl_->mu);
+  std::unique_lock lk(impl_->mu);
+  if (impl_->tags.empty() && !impl_->sources.empty()) {
+    // Nothing here yet: collect what the backends of the transfers in flight have
+    // finished (Backend::Poll), without the lock, which their completions take.
+    constexpr size_t kMaxPolled = 4;
+    std::array<std::shared_ptr<BackendEntry>, kMaxPolled> polled;
+    const size_t n = std::min(kMaxPolled, impl_->sources.size());
+    for (size_t i = 0; i < n; ++i) polled[i] = impl_->sources[i].backend;
+    lk.unlock();
+    for (size_t i = 0; i < n; ++i) polled[i]->backend->Poll();
+    for (size_t i = 0; i < n; ++i) polled[i].reset();  // not under mu (see Wait)
+    lk.lock();
+  }
   return impl_->TakeLocked(out, max);
 }
 

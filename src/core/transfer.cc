@@ -110,6 +110,13 @@ Status TransferState::CheckLocked() const {
 }
 
 Status TransferState::Check() const {
+  {
+    std::lock_guard lk(mu_);
+    if (phase_ != Phase::kInFlight) return CheckLocked();
+  }
+  // Still in flight: collect what the backend has finished (it may be this transfer's
+  // completion, delivered into Complete, which takes mu_: not held here).
+  backend_->backend->Poll();
   std::lock_guard lk(mu_);
   return CheckLocked();
 }

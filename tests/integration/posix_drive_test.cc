@@ -1,10 +1,11 @@
-// Completion driving (Backend::Drive / Kick): the southbound contract on the POSIX plugin
+// Completion driving (Backend::Drive / Kick / Poll): the southbound contract on the POSIX plugin
 // itself, and what waiting through the agent relies on: requests posted by a thread that
 // exits still complete, and a completion queue fed by two backends (which no single
 // waiter can drive) still delivers every tag.
 #include <algorithm>
 #include <atomic>
 #include <chrono>
+#include <cstdio>
 #include <cstring>
 #include <future>
 #include <thread>
@@ -168,6 +169,87 @@ TEST_P(DrivingEngineTest, KickWorksAfterTheCreatingThreadExited) {
   ExpectKickEndsDrive(*made_elsewhere);
 }
 
+// Records which thread delivered a request's completion.
+struct ThreadSink final : CompletionSink {
+  void Complete(Status s) override {
+    status = std::move(s);
+    by = std::this_thread::get_id();
+    done.store(true, std::memory_order_release);
+  }
+  std::atomic<bool> done{false};
+  Status status;
+  std::thread::id by;
+};
+
+// Backend::Poll collects what has finished on the calling thread: a thread that posts and
+// then only polls gets its completions itself, mostly before the engine's reaper thread
+// wakes up for them (always, with a Poll that does nothing).
+TEST_P(DrivingEngineTest, PollDeliversFinishedIoOnThePollingThread) {
+  PluginBackend b;
+  FERRY_ASSERT_OK(b.Create(test::EngineParams(GetParam(), {{"inline_max", "0"}})));
+  test::TempDir dir;
+  ASSERT_TRUE(dir.ok());
+  constexpr uint64_t kLen = 16 << 10;
+  AlignedBuffer src{kLen}, dst{kLen};
+  test::FillRandom(src.data(), kLen, 21);
+  {
+    FILE* f = std::fopen(dir.File("p").c_str(), "wb");
+    ASSERT_NE(f, nullptr);
+    ASSERT_EQ(std::fwrite(src.data(), 1, kLen, f), kLen);
+    ASSERT_EQ(std::fclose(f), 0);
+  }
+  void* dram_md = nullptr;
+  void* file_md = nullptr;
+  FERRY_ASSERT_OK(b->RegisterMem(MemKind::kDram, DramDesc(dst.data(), kLen), &dram_md));
+  FERRY_ASSERT_OK(b->RegisterMem(MemKind::kFile, FileByPath(dir.File("p"), 1, {}), &file_md));
+  XferArgs args;
+  const PrepareSpec spec{XferOp::kRead, MemKind::kDram, MemKind::kFile, args};
+  const IoSegment seg{reinterpret_cast<uint64_t>(dst.data()), 0, kLen, dram_md, file_md, 0};
+  std::unique_ptr<BackendRequest> req;
+  FERRY_ASSERT_OK(b->Prepare(spec, {&seg, 1}, &req));
+  constexpr int kRounds = 200;
+  int here = 0;
+  for (int round = 0; round < kRounds; ++round) {
+    std::memset(dst.data(), 0, kLen);
+    ThreadSink sink;
+    FERRY_ASSERT_OK(b->Post(req.get(), &sink));
+    const auto deadline = Clock::now() + test::kWaitLimit;
+    while (!sink.done.load(std::memory_order_acquire) && Clock::now() < deadline) b->Poll();
+    ASSERT_TRUE(sink.done.load(std::memory_order_acquire)) << "round " << round << " hung";
+    FERRY_ASSERT_OK(sink.status);
+    ASSERT_EQ(std::memcmp(src.data(), dst.data(), kLen), 0) << "round " << round;
+    if (sink.by == std::this_thread::get_id()) ++here;
+  }
+  EXPECT_GE(here, kRounds / 10) << "only " << here << " of " << kRounds
+                                << " completions were collected by the polling thread";
+  req.reset();
+  b->DeregisterMem(MemKind::kFile, file_md);
+  b->DeregisterMem(MemKind::kDram, dram_md);
+}
+
+// Poll never waits for the thread that is collecting completions: it returns at once
+// while another thread drives.
+TEST_P(DrivingEngineTest, PollReturnsAtOnceWhileAnotherThreadDrives) {
+  std::atomic<bool> stop{false};
+  std::atomic<bool> driving{false};
+  auto driver = std::async(std::launch::async, [&] {
+    while (!stop.load()) {
+      (void)backend_->Drive(Clock::now() + 2 * test::kWaitLimit, [&] {
+        driving.store(true);
+        return stop.load();
+      });
+    }
+  });
+  while (!driving.load()) std::this_thread::sleep_for(1ms);
+  const auto start = Clock::now();
+  for (int i = 0; i < 1000; ++i) backend_->Poll();
+  const auto took = Clock::now() - start;
+  stop.store(true);
+  backend_->Kick();
+  ASSERT_EQ(driver.wait_for(test::kWaitLimit), std::future_status::ready);
+  EXPECT_LT(took, test::kWaitLimit / 4) << "Poll waited for the driving thread";
+}
+
 INSTANTIATE_TEST_SUITE_P(Engines, DriveContractTest, ::testing::ValuesIn(test::kEngines));
 INSTANTIATE_TEST_SUITE_P(Engines, DrivingEngineTest, ::testing::Values("uring", "aio"));
 
@@ -277,6 +359,44 @@ TEST_P(DriveThroughAgentTest, QueueFedByTwoBackendsDeliversEveryTag) {
     FERRY_EXPECT_OK(x2->Check());
   }
   EXPECT_EQ(std::memcmp(src_.data(), dst_.data(), kBytes), 0);
+}
+
+// A caller that never waits, only spins on Transfer::Check (as nixlbench does on
+// getXferStatus) or on CompletionQueue::Poll, sees every transfer complete with its bytes.
+TEST_P(DriveThroughAgentTest, CheckAndQueuePollAloneCompleteEveryTransfer) {
+  constexpr int kInFlight = 4;
+  constexpr uint64_t kPart = kBytes / kInFlight;
+  auto queue = CompletionQueue::Create();
+  std::vector<std::unique_ptr<Transfer>> checked(kInFlight), queued(kInFlight);
+  for (int i = 0; i < kInFlight; ++i) {
+    const auto local = test::DramList({Dram(dst_.data() + i * kPart, kPart)});
+    const auto target = test::FileList({{i * kPart, kPart, 1}});
+    FERRY_ASSERT_OK(h_.agent().CreateTransfer(XferOp::kRead, local, target, "", &checked[i]));
+    XferOptions o;
+    o.completion_queue = queue;
+    o.tag = uint64_t(i);
+    FERRY_ASSERT_OK(h_.agent().CreateTransfer(XferOp::kRead, local, target, "", &queued[i], o));
+  }
+  for (int round = 0; round < 3; ++round) {
+    std::memset(dst_.data(), 0, kBytes);
+    for (auto& x : checked) FERRY_ASSERT_OK(x->Post());
+    const auto deadline = Clock::now() + test::kWaitLimit;
+    for (auto& x : checked) {
+      Status st = x->Check();
+      while (st.code() == Code::kInProgress && Clock::now() < deadline) st = x->Check();
+      ASSERT_TRUE(st.ok()) << "round " << round << ": " << st.ToString();
+    }
+    ASSERT_EQ(std::memcmp(src_.data(), dst_.data(), kBytes), 0) << "Check, round " << round;
+
+    std::memset(dst_.data(), 0, kBytes);
+    for (auto& x : queued) FERRY_ASSERT_OK(x->Post());
+    std::vector<uint64_t> tags;
+    while (tags.size() < kInFlight && Clock::now() < deadline) queue->Poll(&tags);
+    std::sort(tags.begin(), tags.end());
+    ASSERT_EQ(tags, (std::vector<uint64_t>{0, 1, 2, 3})) << "queue Poll, round " << round;
+    for (auto& x : queued) FERRY_EXPECT_OK(x->Check());
+    ASSERT_EQ(std::memcmp(src_.data(), dst_.data(), kBytes), 0) << "queue, round " << round;
+  }
 }
 
 INSTANTIATE_TEST_SUITE_P(Engines, DriveThroughAgentTest, ::testing::ValuesIn(test::kEngines));

@@ -50,6 +50,28 @@ EOF
 done
 [ -z "$(ls data)" ] || fail "data files left behind without --keep-files: $(ls data)"
 
+# nixlbench's layout: files just as large as the working set (threads x qd x batch blocks),
+# each slot's one Transfer reposted, with both ways of waiting; the bytes still add up.
+for wait in block poll; do
+  mkdir "nb-$wait"
+  "$bench" --layout nixlbench --wait "$wait" --op write,read -b 16K --batch 2 -q 3 -t 2 \
+    --files 2 --total-bytes 3M -d "nb-$wait" --keep-files --json "nb-$wait.jsonl" --quiet ||
+    fail "--layout nixlbench --wait $wait: exited $?"
+  "$py" - "nb-$wait.jsonl" "nb-$wait" <<'EOF' || exit 1
+import json, os, sys
+cases = [json.loads(l) for l in open(sys.argv[1]) if l.strip()]
+if [c["op"] for c in cases] != ["write", "read"]:
+    sys.exit(f"FAIL: nixlbench layout: cases {cases}")
+for c in cases:
+    if (not c["ok"] or c["bytes"] != 3 << 20 or c["layout"] != "nixlbench"
+            or c["xfer_mode"] != "repost" or c["file_size"] != 6 * 16384):
+        sys.exit(f"FAIL: nixlbench layout: bad case {c}")
+sizes = sorted(os.path.getsize(os.path.join(sys.argv[2], f)) for f in os.listdir(sys.argv[2]))
+if sizes != [6 * 16384, 6 * 16384]:
+    sys.exit(f"FAIL: nixlbench layout: file sizes {sizes}, expected two of the working set's half")
+EOF
+done
+
 # Bad options: refused, exit status non-zero, the message names the option.
 expect_refusal() {
   local what=$1 pattern=$2
@@ -61,6 +83,7 @@ expect_refusal "a missing --dir" "--dir" -d "$work/missing" --total-bytes 1M
 expect_refusal "a bad size" "--block-size" -d data -b 3X --total-bytes 1M
 expect_refusal "an unknown backend" "NOPE" -d data --backend NOPE --total-bytes 1M
 expect_refusal "an unknown engine" "warp" -d data --engine warp --total-bytes 1M
+expect_refusal "an unknown layout" "--layout" -d data --layout zigzag --total-bytes 1M
 
 # --list-backends shows what each plugin moves.
 "$bench" --list-backends >list.txt 2>&1 || fail "--list-backends exited $?: $(cat list.txt)"

@@ -128,6 +128,7 @@ int ParseOptions(int argc, char** argv, Options* out) {
   std::string file_size_text;
   std::string xfer_mode_text = "make";
   std::string wait_text = "block";
+  std::string layout_text = "spread";
   int direct = 0;
   std::vector<std::string> param_items;
   out->max_xfers = 65536;
@@ -169,6 +170,12 @@ int ParseOptions(int argc, char** argv, Options* out) {
                  "make: MakeTransfer per request; repost: Transfers made before timing, reposted")
       ->check(CLI::IsMember({"make", "repost"}))
       ->capture_default_str();
+  app.add_option("--layout", layout_text,
+                 "spread: requests walk the whole files; nixlbench: a fixed working set of "
+                 "threads x queue-depth x batch blocks, one Transfer per slot reposted (as "
+                 "nixlbench does; implies --xfer-mode repost)")
+      ->check(CLI::IsMember({"spread", "nixlbench"}))
+      ->capture_default_str();
   app.add_option("--wait", wait_text,
                  "block: sleep until any request completes (CompletionQueue); poll: spin on "
                  "Transfer::Check")
@@ -197,6 +204,8 @@ int ParseOptions(int argc, char** argv, Options* out) {
   out->direct = direct != 0;
   out->xfer_mode = xfer_mode_text == "repost" ? XferMode::kRepost : XferMode::kMake;
   out->wait_mode = wait_text == "poll" ? WaitMode::kPoll : WaitMode::kBlock;
+  out->layout = layout_text == "nixlbench" ? Layout::kNixlbench : Layout::kSpread;
+  if (out->layout == Layout::kNixlbench) out->xfer_mode = XferMode::kRepost;
   if (!ParseOps(op_text, &out->ops)) return 2;
   out->block_sizes.clear();
   for (const std::string& item : SplitList(bs_text)) {

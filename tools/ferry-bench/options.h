@@ -29,6 +29,14 @@ inline bool IsRandom(BenchOp op) {
 //  repost: every request's Transfer is made before the clock starts and only posted (and
 //          reposted on later passes) while timed: the library's post/complete cost alone.
 enum class XferMode : uint8_t { kMake, kRepost };
+// Where requests go.
+//  spread:    request r covers blocks r*batch .. r*batch+batch-1 of the files (wrapping),
+//             so a case moves --total-bytes through the whole file set.
+//  nixlbench: nixlbench's layout: a fixed working set of threads x queue-depth x batch
+//             blocks (the files are just that large), slot s of thread t always moving
+//             the same blocks, its one Transfer made before timing and reposted until
+//             --total-bytes moved. Implies --xfer-mode repost.
+enum class Layout : uint8_t { kSpread, kNixlbench };
 // How a thread learns of completions: block in Transfer::Wait, or spin on Transfer::Check.
 enum class WaitMode : uint8_t { kBlock, kPoll };
 
@@ -54,6 +62,7 @@ struct Options {
   std::string json_path;
   bool list_backends = false;
   XferMode xfer_mode = XferMode::kMake;
+  Layout layout = Layout::kSpread;
   WaitMode wait_mode = WaitMode::kBlock;
   uint64_t max_xfers = 0;  // repost mode: most Transfers made up front per case
   uint64_t seed = 0;

@@ -93,6 +93,7 @@ void JsonLinesWriter::Write(const CaseResult& r) {
       {"files", r.files},
       {"file_size", r.file_size},
       {"xfer_mode", XferModeName(r.xfer_mode)},
+      {"layout", r.layout == Layout::kNixlbench ? "nixlbench" : "spread"},
       {"wait", WaitModeName(r.wait_mode)},
       {"ok", r.ok},
       {"bytes", r.bytes},

@@ -21,6 +21,7 @@ struct CaseResult {
   uint32_t files = 0;
   uint64_t file_size = 0;
   XferMode xfer_mode = XferMode::kMake;
+  Layout layout = Layout::kSpread;
   WaitMode wait_mode = WaitMode::kBlock;
   uint64_t bytes = 0;     // payload moved while timed
   uint64_t ios = 0;       // descriptors moved

@@ -190,6 +190,11 @@ bool Runner::PrepareFileTargets(const Case& c, Geometry* g, ferry::RegHandle* re
                                 std::string* error) {
   g->file_size =
       options_.file_size != 0 ? options_.file_size : options_.total_bytes / options_.files;
+  if (options_.layout == Layout::kNixlbench && options_.file_size == 0) {
+    // Just the working set, spread evenly over the files.
+    const uint64_t blocks = uint64_t(c.threads) * c.queue_depth * c.batch;
+    g->file_size = (blocks + options_.files - 1) / options_.files * c.block_size;
+  }
   g->blocks_per_file = g->file_size / c.block_size;
   if (g->blocks_per_file == 0) {
     *error = "file size " + FormatSize(g->file_size) + " is smaller than block size " +
@@ -241,6 +246,7 @@ CaseResult Runner::RunCase(const Case& c) {
   res.backend = options_.backend;
   res.files = options_.files;
   res.xfer_mode = options_.xfer_mode;
+  res.layout = options_.layout;
   res.wait_mode = options_.wait_mode;
   auto fail = [&res](std::string message) {
     res.ok = false;
@@ -310,6 +316,10 @@ CaseResult Runner::RunCase(const Case& c) {
     p.mode = options_.xfer_mode;
     p.wait = options_.wait_mode;
     p.max_xfers_per_slot = std::max<uint64_t>(1, options_.max_xfers / slots_total);
+    if (options_.layout == Layout::kNixlbench) {
+      p.max_xfers_per_slot = 1;
+      p.fixed_working_set = true;
+    }
     p.timeout = std::chrono::nanoseconds(static_cast<int64_t>(options_.timeout_s * 1e9));
     p.done_bytes = &done_bytes;
     p.abort = &abort;

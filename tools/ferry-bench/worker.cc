@@ -110,7 +110,12 @@ class Worker {
       uint64_t count = std::min(slot.quota, p_.max_xfers_per_slot);
       slot.ready.resize(count);
       for (uint64_t k = 0; k < count; ++k) {
-        FillTargets(RequestOf(s, k), &slot.target_idx);
+        if (p_.fixed_working_set && !p_.random) {
+          for (uint32_t j = 0; j < p_.batch; ++j)
+            slot.target_idx[j] = static_cast<uint32_t>((region + j) % p_.target_count);
+        } else {
+          FillTargets(RequestOf(s, k), &slot.target_idx);
+        }
         if (!Make(slot, &slot.ready[k])) return false;
       }
     }

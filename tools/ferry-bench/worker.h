@@ -38,6 +38,9 @@ struct WorkerPlan {
   XferMode mode = XferMode::kMake;
   WaitMode wait = WaitMode::kBlock;
   uint64_t max_xfers_per_slot = 1;  // repost mode
+  // --layout nixlbench: slot s targets the blocks (worker_index * queue_depth + s) * batch
+  // onwards, the same as its DRAM region.
+  bool fixed_working_set = false;
   std::chrono::nanoseconds timeout{0};
   std::atomic<uint64_t>* done_bytes = nullptr;
   std::atomic<bool>* abort = nullptr;  // set by a failing worker so the others stop early

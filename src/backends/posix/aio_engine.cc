@@ -6,6 +6,8 @@
 //    it finds: the submitting thread then also reaps, with no hand-off to another thread
 //    (on tmpfs, where libaio completes the I/O inside io_submit, the waiter finds it at
 //    once);
+//  - a thread polling a transfer (Poll, from Transfer::Check) takes what the ring holds,
+//    in user space, when no other thread is at it;
 //  - otherwise the reaper thread: every iocb signals an eventfd, and the reaper sleeps on it,
 //    except while waiters drive (and for a millisecond after): then it is parked, watching
 //    only its stop fd and looking again every millisecond, so that a completion's signal
@@ -49,7 +51,8 @@ int64_t NowNs() {
 }
 
 // The head of the completion ring the kernel maps at an io_context_t (the ABI fio's
-// userspace reap and libaio read too): events are pending while head != tail.
+// userspace reap and libaio read too): events are pending while head != tail; the
+// io_event slots follow the header.
 struct AioRingHeader {
   unsigned id, nr, head, tail, magic, compat_features, incompat_features, header_length;
 };
@@ -182,6 +185,15 @@ class AioEngine final : public IoEngine {
     (void)!write(kick_fd_, &one, sizeof one);
   }
 
+  // Reaps the completion ring in user space when no other thread is at it. A poller
+  // counts as a driver for the reaper: it stays parked, so a completion the poller takes
+  // does not also wake it.
+  void Poll() override {
+    last_drive_ns_.store(NowNs(), std::memory_order_relaxed);
+    std::unique_lock lk(reap_mu_, std::try_to_lock);
+    if (lk.owns_lock() && EventsPending()) (void)ReapLocked(nullptr);
+  }
+
  private:
   // Arms a poll of kick_fd_ in the context, so a Kick ends an io_getevents wait. Caller
   // holds mu_. False when the kernel has no IOCB_CMD_POLL.
@@ -202,16 +214,39 @@ class AioEngine final : public IoEngine {
            __atomic_load_n(&ring->tail, __ATOMIC_ACQUIRE);
   }
 
+  // Moves up to events_.size() finished events from the ring into events_ without a
+  // system call, as io_getevents does in the kernel: read the tail, copy, publish the new
+  // head (the kernel reads it back to reuse the slots). Caller holds reap_mu_, so no
+  // io_getevents runs meanwhile. Returns -1 when the ring is not in the layout expected.
+  int TakeFromRing() {
+    auto* ring = reinterpret_cast<AioRingHeader*>(ctx_);
+    if (__atomic_load_n(&ring->magic, __ATOMIC_RELAXED) != kAioRingMagic) return -1;
+    const unsigned nr = ring->nr;
+    unsigned head = __atomic_load_n(&ring->head, __ATOMIC_RELAXED);
+    const unsigned tail = __atomic_load_n(&ring->tail, __ATOMIC_ACQUIRE);
+    if (head >= nr || tail >= nr) return -1;
+    const auto* ring_events = reinterpret_cast<const io_event*>(ring + 1);
+    int got = 0;
+    while (head != tail && size_t(got) < events_.size()) {
+      events_[size_t(got++)] = ring_events[head];
+      head = head + 1 == nr ? 0 : head + 1;
+    }
+    if (got > 0) __atomic_store_n(&ring->head, head, __ATOMIC_RELEASE);
+    return got;
+  }
+
   // Collects finished I/O (waiting up to `timeout` for the first when it is not null) and
   // delivers it. Caller holds reap_mu_. Returns the events seen, or -errno when the wait
-  // failed.
+  // failed. Only a wait enters the kernel.
   int ReapLocked(timespec* timeout) {
     int total = 0;
     for (;;) {
       timespec zero{0, 0};
       const bool wait = timeout != nullptr && total == 0;
-      const int got = io_getevents(ctx_, wait ? 1 : 0, long(events_.size()), events_.data(),
-                                   wait ? timeout : &zero);
+      int got = wait ? -1 : TakeFromRing();
+      if (got < 0)
+        got = io_getevents(ctx_, wait ? 1 : 0, long(events_.size()), events_.data(),
+                           wait ? timeout : &zero);
       if (got == -EINTR) continue;
       if (got < 0) return got;
       if (got == 0) return total;

@@ -43,6 +43,7 @@ class PosixBackend final : public Backend, StorageNamespace, MemoryAllocator {
     return engine_->Drive(deadline, done);
   }
   void Kick() override { engine_->Kick(); }
+  void Poll() override { engine_->Poll(); }
   StorageNamespace* storage() override { return this; }
   MemoryAllocator* allocator() override { return this; }
 

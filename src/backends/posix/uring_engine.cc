@@ -8,6 +8,8 @@
 //    then happen on one thread, as in fio: one wake-up per batch of completions, where
 //    handing them from a backend thread to the waiter costs two or three; on a VM whose
 //    vCPUs the host takes away, a cross-CPU wake-up can cost more than the I/O itself.
+//  - a thread polling a transfer (Poll, from Transfer::Check) reaps what the ring holds,
+//    without a system call, when no other thread is at it;
 //  - otherwise the reaper thread does it: the ring signals an eventfd for every batch of
 //    completions, and the reaper sleeps on that eventfd. A driving thread turns the signal
 //    off (IORING_CQ_EVENTFD_DISABLED) while it waits, so the two do not both wake.
@@ -151,6 +153,13 @@ class UringEngine final : public IoEngine {
   }
 
   void Kick() override { Signal(kick_fd_); }
+
+  // The completion ring is shared memory: a poller reaps it without entering the kernel.
+  // Whoever holds cq_mu_ (the reaper, a driver) is reaping already.
+  void Poll() override {
+    std::unique_lock lk(cq_mu_, std::try_to_lock);
+    if (lk.owns_lock() && io_uring_cq_ready(&ring_) > 0) Reap();
+  }
 
   int RegisterBuffer(uint64_t addr, uint64_t len) override {
     if (!fixed_buffers_ || len > kMaxFixedBuffer) return -1;

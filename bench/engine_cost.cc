@@ -11,6 +11,9 @@
 //
 //   engine-cost DIR [--op read|write] [--size 4096] [--iters 20000] [--rounds 5] [--direct]
 //               [--spin-us N]   (POSIX's spin_us for the Ferry runs)
+//               [--poll]        (every loop busy-polls instead of sleeping: raw loops peek
+//                                at their completion ring, Ferry spins on Transfer::Check,
+//                                as nixlbench spins on getXferStatus)
 #include <fcntl.h>
 #include <libaio.h>
 #include <liburing.h>
@@ -50,7 +53,8 @@ struct Setup {
   bool direct = false;
   uint64_t size = 4096;
   int iters = 20000;
-  int spin_us = 0;  // POSIX spin_us for the Ferry runs
+  int spin_us = 0;    // POSIX spin_us for the Ferry runs
+  bool poll = false;  // busy-poll for completions instead of sleeping
   uint8_t* buf = nullptr;
   uint64_t Offset(int i) const { return (uint64_t(i) * size) % kFileBytes; }
 };
@@ -81,7 +85,13 @@ double RawUring(const Setup& s) {
       io_uring_prep_read(sqe, fd, s.buf, unsigned(s.size), s.Offset(i));
     io_uring_submit(&ring);
     io_uring_cqe* cqe = nullptr;
-    if (io_uring_wait_cqe(&ring, &cqe) != 0 || cqe->res != int(s.size)) Die("raw io_uring I/O");
+    if (s.poll) {
+      while (io_uring_peek_cqe(&ring, &cqe) != 0) {
+      }
+    } else if (io_uring_wait_cqe(&ring, &cqe) != 0) {
+      Die("raw io_uring wait");
+    }
+    if (cqe->res != int(s.size)) Die("raw io_uring I/O");
     io_uring_cqe_seen(&ring, cqe);
   });
   ::close(fd);
@@ -103,9 +113,12 @@ double RawAio(const Setup& s) {
     if (io_submit(ctx, 1, cbs) != 1) Die("io_submit");
     io_event ev;
     int got;
+    timespec zero{0, 0};
     do {
-      got = io_getevents(ctx, 1, 1, &ev, nullptr);
-    } while (got == -EINTR);
+      // With a zero timeout libaio looks at the ring in user space and returns 0 at once
+      // when it is empty.
+      got = io_getevents(ctx, s.poll ? 0 : 1, 1, &ev, s.poll ? &zero : nullptr);
+    } while (got == -EINTR || (s.poll && got == 0));
     if (got != 1 || long(ev.res) != long(s.size))
       Die("raw libaio I/O: " + std::to_string(got) + " events, result " +
           std::to_string(long(ev.res)));
@@ -143,7 +156,13 @@ double Ferry(const Setup& s, const std::string& engine) {
   const double us = Time(s, [&](int i) {
     ferry::Transfer& x = *xs[i % kSlots];
     Check(x.Post(), "Post");
-    Check(x.Wait(std::chrono::seconds(10)), "Wait");
+    if (s.poll) {
+      ferry::Status st = x.Check();
+      while (st.code() == ferry::Code::kInProgress) st = x.Check();
+      Check(st, "Check");
+    } else {
+      Check(x.Wait(std::chrono::seconds(10)), "Wait");
+    }
   });
   xs.clear();
   return us;
@@ -160,7 +179,7 @@ int main(int argc, char** argv) {
   if (argc < 2) {
     std::fprintf(stderr,
                  "usage: engine-cost DIR [--op read|write] [--size N] [--iters N] [--rounds N] "
-                 "[--direct]\n");
+                 "[--direct] [--spin-us N] [--poll]\n");
     return 2;
   }
   Setup s;
@@ -185,6 +204,8 @@ int main(int argc, char** argv) {
       s.spin_us = std::atoi(next().c_str());
     } else if (a == "--direct") {
       s.direct = true;
+    } else if (a == "--poll") {
+      s.poll = true;
     } else {
       Die("unknown option " + a);
     }
@@ -220,9 +241,10 @@ int main(int argc, char** argv) {
     }
   }
   std::printf(
-      "# %s %llu B, queue depth 1, %s, %d x %d requests, spin_us %d, medians (us per request)\n",
+      "# %s %llu B, queue depth 1, %s, %d x %d requests, %s, spin_us %d, medians (us per "
+      "request)\n",
       s.write ? "write" : "read", (unsigned long long)s.size, s.direct ? "O_DIRECT" : "buffered",
-      rounds, s.iters, s.spin_us);
+      rounds, s.iters, s.poll ? "busy-polling" : "sleeping waits", s.spin_us);
   for (const auto& [name, v] : us) std::printf("%-14s %8.2f\n", name.c_str(), Median(v));
   const double u = Median(us["ferry uring"]) - Median(us["raw io_uring"]);
   const double a = Median(us["ferry aio"]) - Median(us["raw libaio"]);

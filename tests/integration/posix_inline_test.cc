@@ -21,13 +21,9 @@ using test::AlignedBuffer;
 using test::Dram;
 using ::testing::HasSubstr;
 
-constexpr char kShm[] = "/dev/shm";
+using test::kShm;
+using test::ShmIsTmpfs;
 constexpr char kInlineKey[] = "inline_max";
-
-bool ShmIsTmpfs() {
-  struct statfs fs {};
-  return statfs(kShm, &fs) == 0 && fs.f_type == 0x01021994 && access(kShm, W_OK) == 0;
-}
 
 // Replaces every occurrence of `what` in `s` (paths differ between two harnesses).
 std::string Without(std::string s, const std::string& what, const std::string& with) {

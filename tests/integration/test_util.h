@@ -99,6 +99,13 @@ class TempDir {
   std::string path_;
 };
 
+// /dev/shm, where the POSIX backend's inline path runs, when it is a writable tmpfs here.
+inline constexpr char kShm[] = "/dev/shm";
+inline bool ShmIsTmpfs() {
+  struct statfs fs {};
+  return statfs(kShm, &fs) == 0 && fs.f_type == 0x01021994 && access(kShm, W_OK) == 0;
+}
+
 // Page-aligned heap memory (usable with O_DIRECT), zero-filled.
 class AlignedBuffer {
  public:

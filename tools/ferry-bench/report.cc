@@ -49,8 +49,8 @@ void SummarizeLatency(std::vector<uint64_t>* latencies_ns, CaseResult* result) {
 }
 
 void PrintTableHeader(FILE* out) {
-  std::fprintf(out, "%-9s %6s %5s %5s %4s %3s %8s %12s %9s %9s\n", "op", "block", "batch", "qd",
-               "thr", "dio", "GB/s", "IOPS", "p50_us", "p99_us");
+  std::fprintf(out, "%-9s %6s %5s %5s %4s %3s %8s %12s %9s %9s %9s\n", "op", "block", "batch", "qd",
+               "thr", "dio", "GB/s", "IOPS", "p50_us", "p99_us", "cpu_us/io");
 }
 
 void PrintTableRow(FILE* out, const CaseResult& r) {
@@ -60,9 +60,9 @@ void PrintTableRow(FILE* out, const CaseResult& r) {
                  r.direct ? 1 : 0, r.error.c_str());
     return;
   }
-  std::fprintf(out, "%-9s %6s %5u %5u %4u %3d %8.3f %12.0f %9.1f %9.1f\n", BenchOpName(r.c.op),
-               FormatSize(r.c.block_size).c_str(), r.c.batch, r.c.queue_depth, r.c.threads,
-               r.direct ? 1 : 0, r.gbps, r.iops, r.p50_us, r.p99_us);
+  std::fprintf(out, "%-9s %6s %5u %5u %4u %3d %8.3f %12.0f %9.1f %9.1f %9.2f\n",
+               BenchOpName(r.c.op), FormatSize(r.c.block_size).c_str(), r.c.batch, r.c.queue_depth,
+               r.c.threads, r.direct ? 1 : 0, r.gbps, r.iops, r.p50_us, r.p99_us, r.cpu_us_per_io);
   std::fflush(out);
 }
 
@@ -108,6 +108,8 @@ void JsonLinesWriter::Write(const CaseResult& r) {
       {"p999_us", r.p999_us},
       {"lat_max_us", r.lat_max_us},
       {"post_mean_us", r.post_mean_us},
+      {"cpu_seconds", r.cpu_seconds},
+      {"cpu_us_per_io", r.cpu_us_per_io},
       {"time", UtcNow()},
   };
   if (!r.ok) j["error"] = r.error;

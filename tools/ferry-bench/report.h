@@ -32,6 +32,10 @@ struct CaseResult {
   // Request latency, Post() start -> completion, in microseconds.
   double lat_mean_us = 0, p50_us = 0, p99_us = 0, p999_us = 0, lat_max_us = 0;
   double post_mean_us = 0;  // mean time spent inside Post()
+  // CPU time of the whole process (all threads, user + system) while timed, and per
+  // descriptor moved: what a busy-polling caller spends shows up here too.
+  double cpu_seconds = 0;
+  double cpu_us_per_io = 0;
   bool ok = true;
   std::string error;
 };

@@ -46,6 +46,14 @@ bool FileLargeEnough(const std::string& path, uint64_t size, bool need_allocated
   return !need_allocated || static_cast<uint64_t>(st.st_blocks) * 512 >= size;
 }
 
+// User + system CPU time of the whole process so far.
+double ProcessCpuSeconds() {
+  struct rusage ru {};
+  if (::getrusage(RUSAGE_SELF, &ru) != 0) return 0;
+  auto secs = [](const timeval& tv) { return double(tv.tv_sec) + double(tv.tv_usec) / 1e6; };
+  return secs(ru.ru_utime) + secs(ru.ru_stime);
+}
+
 }  // namespace
 
 bool Runner::Create(const Options& options, const std::vector<Case>& cases,
@@ -292,7 +300,7 @@ CaseResult Runner::RunCase(const Case& c) {
 
   std::atomic<uint64_t> done_bytes{0};
   std::atomic<bool> abort{false};
-  std::latch start(c.threads);
+  std::latch start(c.threads + 1);  // the workers and this thread, which reads the CPU clock
   std::vector<WorkerPlan> plans(c.threads);
   std::vector<WorkerResult> results(c.threads);
   uint64_t slots_total = static_cast<uint64_t>(c.threads) * c.queue_depth;
@@ -332,7 +340,11 @@ CaseResult Runner::RunCase(const Case& c) {
     for (uint32_t t = 0; t < c.threads; ++t) {
       threads.emplace_back(RunWorker, std::cref(plans[t]), &results[t]);
     }
+    start.arrive_and_wait();
+    const double cpu_start = ProcessCpuSeconds();
     for (std::thread& t : threads) t.join();
+    // Every thread of the process: workers, the backend's threads, io_uring's workers.
+    res.cpu_seconds = ProcessCpuSeconds() - cpu_start;
   }
 
   std::vector<uint64_t> latencies;
@@ -359,6 +371,7 @@ CaseResult Runner::RunCase(const Case& c) {
     res.iops = static_cast<double>(res.ios) / res.seconds;
   }
   if (res.requests > 0) res.post_mean_us = static_cast<double>(post_ns) / res.requests / 1e3;
+  if (res.ios > 0) res.cpu_us_per_io = res.cpu_seconds * 1e6 / static_cast<double>(res.ios);
   SummarizeLatency(&latencies, &res);
   return res;
 }

@@ -44,12 +44,6 @@ constexpr std::chrono::seconds kMaxSleep{3600};
 // how often it looks again meanwhile.
 constexpr std::chrono::milliseconds kPark{1};
 
-int64_t NowNs() {
-  return std::chrono::duration_cast<std::chrono::nanoseconds>(
-             std::chrono::steady_clock::now().time_since_epoch())
-      .count();
-}
-
 // The head of the completion ring the kernel maps at an io_context_t (the ABI fio's
 // userspace reap and libaio read too): events are pending while head != tail; the
 // io_event slots follow the header.
@@ -163,7 +157,7 @@ class AioEngine final : public IoEngine {
         break;
       }
     }
-    last_drive_ns_.store(NowNs());
+    last_drive_ns_.store(SteadyNowNs());
     driving_.store(false);
     lk.unlock();
     // The reaper was woken while we drove and left its completions to us: one of them may
@@ -189,7 +183,7 @@ class AioEngine final : public IoEngine {
   // counts as a driver for the reaper: it stays parked, so a completion the poller takes
   // does not also wake it.
   void Poll() override {
-    last_drive_ns_.store(NowNs(), std::memory_order_relaxed);
+    last_drive_ns_.store(SteadyNowNs(), std::memory_order_relaxed);
     std::unique_lock lk(reap_mu_, std::try_to_lock);
     if (lk.owns_lock() && EventsPending()) (void)ReapLocked(nullptr);
   }
@@ -282,7 +276,7 @@ class AioEngine final : public IoEngine {
       // a completion's eventfd signal wakes no thread but the driving one. A request that
       // completes with nobody driving is delivered at most kPark after the last drive.
       const bool parked =
-          driving_.load() || NowNs() - last_drive_ns_.load() < kPark.count() * 1000000;
+          driving_.load() || SteadyNowNs() - last_drive_ns_.load() < kPark.count() * 1000000;
       pollfd fds[2] = {{stop_fd_, POLLIN, 0}, {event_fd_, POLLIN, 0}};
       if (poll(fds, parked ? 1 : 2, parked ? int(kPark.count()) : -1) < 0) continue;
       if (fds[0].revents & POLLIN) return;

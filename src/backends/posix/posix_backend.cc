@@ -6,6 +6,7 @@
 #include <cerrno>
 #include <cstring>
 #include <string>
+#include <thread>
 
 #include "inline_io.h"
 #include "param_checks.h"
@@ -14,9 +15,24 @@
 #endif
 
 namespace ferry::posix {
+namespace {
+
+// Pieces a split read hands out: large enough that claiming one costs nothing next to
+// copying it, small enough that a helper that wakes late still finds work.
+constexpr uint64_t kCopyPiece = 1 << 20;
+
+// Helpers beyond the caller, at most one per other core: more threads than cores only
+// take turns.
+unsigned CopyHelpers(int64_t wanted) {
+  const unsigned cores = std::max(1u, std::thread::hardware_concurrency());
+  return unsigned(std::min<int64_t>(wanted, int64_t(cores) - 1));
+}
+
+}  // namespace
 
 PosixBackend::PosixBackend(const PosixOptions& options)
     : options_(options),
+      copy_pool_(CopyHelpers(options.copy_threads), kCopyPiece),
       scheduler_(unsigned(options.queue_depth)),
       vram_scheduler_(unsigned(options.vram_threads) * 2) {}
 
@@ -32,6 +48,8 @@ Status PosixBackend::Create(const PosixOptions& options, std::unique_ptr<Backend
                    kit::CheckAtMostGiB("inline_max", options.inline_max),
                    kit::CheckRange("threads", options.threads, 1, 1024),
                    kit::CheckRange("spin_us", options.spin_us, 0, 1000),
+                   kit::CheckRange("copy_threads", options.copy_threads, 0, 64),
+                   kit::CheckAtMostGiB("parallel_read_min", options.parallel_read_min),
                    kit::CheckAtMostGiB("vram_inline_max", options.vram_inline_max),
                    kit::CheckRange("vram_threads", options.vram_threads, 1, 256),
                    kit::CheckPageMultiple("vram_bounce_size", options.vram_bounce_size, 64 << 10,
@@ -157,6 +175,11 @@ Status PosixBackend::Prepare(const PrepareSpec& spec, std::span<const IoSegment>
     req->run_inline = bytes <= options_.vram_inline_max;
   } else {
     req->run_inline = options_.inline_max > 0 && CanRunInline(*req, options_.inline_max);
+    if (req->run_inline && !req->write) {
+      uint64_t bytes = 0;
+      for (const auto& s : segments) bytes += s.len;
+      req->split_read = bytes >= options_.parallel_read_min;
+    }
   }
   *out = std::move(req);
   return Status::Ok();
@@ -184,7 +207,9 @@ Status PosixBackend::Post(BackendRequest* request, CompletionSink* sink) {
     return Status::Ok();
   }
 #endif
-  if (req->run_inline)
+  if (req->run_inline && req->split_read)
+    sink->Complete(copy_pool_.Read(*req));
+  else if (req->run_inline)
     sink->Complete(RunInline(*req));
   else
     SchedulerOf(*req).Post(req, sink);

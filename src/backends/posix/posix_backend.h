@@ -6,6 +6,7 @@
 #include <string>
 #include <vector>
 
+#include "copy_pool.h"
 #include "ferry/backend.h"
 #include "io_scheduler.h"
 #include "posix_engines.h"
@@ -18,11 +19,13 @@ struct PosixOptions {
   uint64_t max_request_size = 32ull << 20;
   int64_t threads = 8;
   bool registered_buffers = true;
-  uint64_t inline_max = 256 << 10;         // see inline_io.h; 0 = never inline
-  int64_t spin_us = 0;                     // a driving waiter's spin before it sleeps
-  int64_t vram_threads = 4;                // VRAM staging workers (built with CUDA)
-  uint64_t vram_bounce_size = 4ull << 20;  // each worker's two pinned buffers
-  uint64_t vram_inline_max = 2ull << 20;   // VRAM requests up to this run inside Post
+  uint64_t inline_max = 1ull << 30;         // see inline_io.h; 0 = never inline
+  int64_t spin_us = 0;                      // a driving waiter's spin before it sleeps
+  int64_t copy_threads = 3;                 // helpers of large inline reads (copy_pool.h)
+  uint64_t parallel_read_min = 8ull << 20;  // inline reads from this size are split
+  int64_t vram_threads = 4;                 // VRAM staging workers (built with CUDA)
+  uint64_t vram_bounce_size = 4ull << 20;   // each worker's two pinned buffers
+  uint64_t vram_inline_max = 2ull << 20;    // VRAM requests up to this run inside Post
 };
 
 // Also the storage namespace of files (query, remove, list) and an allocator of
@@ -62,6 +65,7 @@ class PosixBackend final : public Backend, StorageNamespace, MemoryAllocator {
   }
 
   const PosixOptions options_;
+  CopyPool copy_pool_;  // large inline reads
   kit::IoScheduler scheduler_;
   kit::IoScheduler vram_scheduler_;
   std::unique_ptr<IoEngine> engine_;       // destroyed first: its threads call the scheduler

@@ -50,7 +50,7 @@ class PosixPluginSpec final : public PluginSpec {
          {}},
         {"inline_max",
          ParamType::kSize,
-         "256K",
+         "1G",
          "buffered requests of at most this many bytes on tmpfs/ramfs run inside Post (0 = never)",
          {},
          {}},
@@ -59,6 +59,19 @@ class PosixPluginSpec final : public PluginSpec {
          "0",
          "a waiting thread spins this long on the completion ring before it sleeps (0..1000; 0 = "
          "never)",
+         {},
+         {}},
+        {"copy_threads",
+         ParamType::kInt,
+         "3",
+         "inline reads of parallel_read_min or more: helper threads that copy alongside the "
+         "posting thread, at most one per other core (0..64; 0 = the posting thread alone)",
+         {},
+         {}},
+        {"parallel_read_min",
+         ParamType::kSize,
+         "8M",
+         "inline reads of at least this many bytes are split over copy_threads",
          {},
          {}},
         {"vram_threads",
@@ -91,6 +104,8 @@ class PosixPluginSpec final : public PluginSpec {
     o.registered_buffers = p.GetBool("registered_buffers");
     o.inline_max = p.GetSize("inline_max");
     o.spin_us = p.GetInt("spin_us");
+    o.copy_threads = p.GetInt("copy_threads");
+    o.parallel_read_min = p.GetSize("parallel_read_min");
     o.vram_threads = p.GetInt("vram_threads");
     o.vram_bounce_size = p.GetSize("vram_bounce_size");
     o.vram_inline_max = p.GetSize("vram_inline_max");

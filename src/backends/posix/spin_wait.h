@@ -4,12 +4,30 @@
 #pragma once
 
 #include <chrono>
+#include <cstdint>
 
 #if defined(__x86_64__) || defined(__i386__)
 #include <immintrin.h>
 #endif
 
 namespace ferry::posix {
+
+// The steady clock in nanoseconds, for the engines' "when did a waiter last collect"
+// stamps (which park their reaper threads).
+inline int64_t SteadyNowNs() {
+  return std::chrono::duration_cast<std::chrono::nanoseconds>(
+             std::chrono::steady_clock::now().time_since_epoch())
+      .count();
+}
+
+// Tells the CPU (and a hypervisor watching for spin loops) that this thread is waiting.
+inline void CpuRelax() {
+#if defined(__x86_64__) || defined(__i386__)
+  _mm_pause();
+#elif defined(__aarch64__)
+  asm volatile("yield");
+#endif
+}
 
 // Calls `ready` until it returns true (then true), `spin` has passed, or `deadline` has
 // (then false). `ready` must be cheap: it reads a ring, never makes a system call.

@@ -23,6 +23,7 @@
 // DRAM registrations become fixed buffers (READ_FIXED/WRITE_FIXED skip per-I/O page
 // pinning) and files become fixed files, both in sparse tables updated in place.
 #include <liburing.h>
+#include <poll.h>
 #include <sys/eventfd.h>
 #include <unistd.h>
 
@@ -47,6 +48,9 @@ constexpr uint64_t kMaxFixedBuffer = 1ull << 30;  // the kernel's limit per fixe
 constexpr uint64_t kKickTag = 1;                  // user_data of the kick eventfd's read
 // Longest single wait inside Drive: keeps the kernel's now + timeout from overflowing.
 constexpr std::chrono::hours kMaxSleep{1};
+// While a poller keeps the completion signal off, how often the reaper looks, and how
+// long after the last poll it turns the signal back on.
+constexpr std::chrono::milliseconds kPark{1};
 
 class UringEngine final : public IoEngine {
  public:
@@ -146,7 +150,7 @@ class UringEngine final : public IoEngine {
     // store before its flag load: one of the two sides sees the other. (Leaving the
     // signal off until a timer hands the ring back saved few wake-ups here and made a
     // waiter that lost the race to drive wait for that timer.)
-    io_uring_cq_eventfd_toggle(&ring_, true);
+    io_uring_cq_eventfd_toggle(&ring_, !polled_.load());  // a poller keeps it off
     FullFence();
     Reap();
     return ok;
@@ -155,10 +159,23 @@ class UringEngine final : public IoEngine {
   void Kick() override { Signal(kick_fd_); }
 
   // The completion ring is shared memory: a poller reaps it without entering the kernel.
-  // Whoever holds cq_mu_ (the reaper, a driver) is reaping already.
+  // Whoever holds cq_mu_ (the reaper, a driver) is reaping already. Like a driver, a
+  // poller turns the completion signal off, so that what it takes does not also wake the
+  // reaper; the reaper, woken once to notice, then looks every kPark and turns the signal
+  // back on when nobody polled for that long.
   void Poll() override {
+    last_poll_ns_.store(SteadyNowNs(), std::memory_order_relaxed);
     std::unique_lock lk(cq_mu_, std::try_to_lock);
-    if (lk.owns_lock() && io_uring_cq_ready(&ring_) > 0) Reap();
+    if (!lk.owns_lock()) return;
+    if (!polled_.load(std::memory_order_relaxed)) {
+      polled_.store(true);
+      io_uring_cq_eventfd_toggle(&ring_, false);
+      Signal(notify_fd_);  // the reaper may sleep without a timeout: make it look
+    }
+    if (io_uring_cq_ready(&ring_) > 0)
+      Reap();
+    else
+      CpuRelax();
   }
 
   int RegisterBuffer(uint64_t addr, uint64_t len) override {
@@ -351,10 +368,22 @@ class UringEngine final : public IoEngine {
 
   void ReaperLoop() {
     for (;;) {
-      uint64_t count;
-      (void)!read(notify_fd_, &count, sizeof count);
+      // While a poller has the signal off, look every kPark instead of waiting for it.
+      pollfd pfd{notify_fd_, POLLIN, 0};
+      if (poll(&pfd, 1, polled_.load() ? int(kPark.count()) : -1) < 0) continue;
       if (stopping_.load()) return;
+      if (pfd.revents & POLLIN) {
+        uint64_t count;
+        (void)!read(notify_fd_, &count, sizeof count);
+      }
       std::lock_guard lk(cq_mu_);  // a driver holding it reaps on its way out
+      if (polled_.load() && SteadyNowNs() - last_poll_ns_.load(std::memory_order_relaxed) >=
+                                std::chrono::nanoseconds(kPark).count()) {
+        // Nobody polls any more: completions signal again; collect what came meanwhile.
+        polled_.store(false);
+        io_uring_cq_eventfd_toggle(&ring_, true);
+        FullFence();
+      }
       Reap();
     }
   }
@@ -375,6 +404,10 @@ class UringEngine final : public IoEngine {
   std::atomic<uint64_t> prepped_{0};  // Submit -> Reap ordering, for ThreadSanitizer only
 
   std::mutex cq_mu_;  // the completion side: held by the reaper or the driving waiter
+  // A poller turned the completion signal off (changed under cq_mu_), and when it last
+  // polled.
+  std::atomic<bool> polled_{false};
+  std::atomic<int64_t> last_poll_ns_{0};
   std::vector<IoResult> done_;
   std::atomic<uint32_t> fence_word_{0};
 

@@ -83,7 +83,7 @@ def run(cmd, env=None):
 
 
 def iterations(case, a):
-    """Requests per run: about --seconds of I/O, at least 64."""
+    """Requests per run: about --seconds of I/O, at least 16 (nixlbench's own multiple)."""
     request = case["block"] * case["batch"]
     if case["direct"]:
         gbps = a.disk_gbps if case["block"] >= (1 << 20) else min(
@@ -91,7 +91,7 @@ def iterations(case, a):
     else:
         gbps = a.tmpfs_gbps
     n = int(gbps * 1e9 * a.seconds / request)
-    n = max(64, min(n, 400000))
+    n = max(16, min(n, 400000))
     return (n + 15) // 16 * 16  # nixlbench rounds to multiples of 16 anyway
 
 

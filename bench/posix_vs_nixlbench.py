@@ -57,6 +57,10 @@ def parse_args():
     p.add_argument("--ferry-arg", action="append", default=[],
                    help="extra ferry-bench argument (repeatable), e.g. --ferry-arg=--wait=poll")
     p.add_argument("--json", help="write every case's figures here")
+    p.add_argument("--taskset", default="",
+                   help="run every tool on these CPUs (taskset -c LIST): where a disk's completion "
+                        "interrupt lands decides small-block latency on a VM, so pin all three "
+                        "to the same CPU for a like-for-like comparison")
     a = p.parse_args()
     if not a.nixlbench or not os.access(a.nixlbench, os.X_OK):
         p.error("--nixlbench (or $NIXLBENCH) must name the nixlbench binary")
@@ -75,8 +79,11 @@ def parse_args():
     return a
 
 
+TASKSET = []
+
+
 def run(cmd, env=None):
-    r = subprocess.run(cmd, capture_output=True, text=True, env=env)
+    r = subprocess.run(TASKSET + cmd, capture_output=True, text=True, env=env)
     if r.returncode != 0:
         raise RuntimeError(f"{cmd[0]} exited {r.returncode}: {r.stdout[-2000:]}{r.stderr[-2000:]}")
     return r.stdout
@@ -162,6 +169,8 @@ def fio_run(case, a):
 
 def main():
     a = parse_args()
+    if a.taskset:
+        TASKSET.extend(["taskset", "-c", a.taskset])
     media = []
     if a.tmpfs:
         media.append(("tmpfs", a.tmpfs, False))

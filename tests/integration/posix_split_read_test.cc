@@ -122,34 +122,8 @@ TEST_P(SplitReadTest, ReadPastEndFailsInTheSameWordsAsTheAsyncPath) {
 TEST_P(SplitReadTest, ConcurrentPostersEachGetTheirBytes) {
   auto h = Harness();
   ASSERT_NE(h, nullptr);
-  constexpr int kThreads = 4, kRounds = 12;
-  constexpr uint64_t kLen = 3 * kMiB + 4096;
-  AlignedBuffer src(kThreads * kLen), dst(kThreads * kLen);
-  FERRY_ASSERT_OK(h->RegisterDram(src.data(), src.size()));
-  FERRY_ASSERT_OK(h->RegisterDram(dst.data(), dst.size()));
-  FERRY_ASSERT_OK(h->RegisterFile("f", 1, test::RwCreate()));
-  std::vector<std::string> errors(kThreads);
-  std::vector<std::thread> threads;
-  for (int t = 0; t < kThreads; ++t) {
-    threads.emplace_back([&, t] {
-      uint8_t* s = src.data() + t * kLen;
-      uint8_t* d = dst.data() + t * kLen;
-      for (int r = 0; r < kRounds && errors[t].empty(); ++r) {
-        test::FillRandom(s, kLen, uint64_t(t) * 1000 + r);
-        Status st = test::RunXfer(h->agent(), XferOp::kWrite, test::DramList({Dram(s, kLen)}),
-                                  test::FileList({{t * kLen, kLen, 1}}));
-        if (st.ok())
-          st = test::RunXfer(h->agent(), XferOp::kRead, test::DramList({Dram(d, kLen)}),
-                             test::FileList({{t * kLen, kLen, 1}}));
-        if (!st.ok())
-          errors[t] = st.ToString();
-        else if (test::FirstDiff(s, d, kLen) != -1)
-          errors[t] = "round " + std::to_string(r) + ": data differs";
-      }
-    });
-  }
-  for (auto& th : threads) th.join();
-  for (int t = 0; t < kThreads; ++t) EXPECT_EQ(errors[t], "") << "thread " << t;
+  const auto errors = test::ConcurrentRoundTrips(*h, 4, 12, 3 * kMiB + 4096);
+  for (size_t t = 0; t < errors.size(); ++t) EXPECT_EQ(errors[t], "") << "thread " << t;
 }
 
 INSTANTIATE_TEST_SUITE_P(Helpers, SplitReadTest, ::testing::Values("0", "1", "3"),

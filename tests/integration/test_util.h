@@ -17,6 +17,7 @@
 #include <ostream>
 #include <random>
 #include <string>
+#include <thread>
 #include <vector>
 
 #include <gtest/gtest.h>
@@ -253,5 +254,41 @@ class PosixHarness {
   std::unique_ptr<Agent> agent_;
   BackendId backend_;
 };
+
+// `threads` threads each write random bytes to their own `len`-byte part of one file of
+// `h` ("concurrent", id 1000) and read them back, `rounds` times. Returns each thread's first
+// failure, "" when it had none.
+inline std::vector<std::string> ConcurrentRoundTrips(PosixHarness& h, int threads, int rounds,
+                                                     uint64_t len) {
+  std::vector<std::string> errors(static_cast<size_t>(threads));
+  AlignedBuffer src(threads * len), dst(threads * len);
+  for (Status st : {h.RegisterDram(src.data(), src.size()), h.RegisterDram(dst.data(), dst.size()),
+                    h.RegisterFile("concurrent", 1000, RwCreate())})
+    if (!st.ok()) {
+      errors.assign(size_t(threads), "set-up: " + st.ToString());
+      return errors;
+    }
+  std::vector<std::thread> workers;
+  for (int t = 0; t < threads; ++t) {
+    workers.emplace_back([&, t] {
+      uint8_t* s = src.data() + t * len;
+      uint8_t* d = dst.data() + t * len;
+      for (int r = 0; r < rounds && errors[t].empty(); ++r) {
+        FillRandom(s, len, uint64_t(t) * 1000 + r);
+        Status st = RunXfer(h.agent(), XferOp::kWrite, DramList({Dram(s, len)}),
+                            FileList({{t * len, len, 1000}}));
+        if (st.ok())
+          st = RunXfer(h.agent(), XferOp::kRead, DramList({Dram(d, len)}),
+                       FileList({{t * len, len, 1000}}));
+        if (!st.ok())
+          errors[t] = st.ToString();
+        else if (FirstDiff(s, d, len) != -1)
+          errors[t] = "round " + std::to_string(r) + ": data differs";
+      }
+    });
+  }
+  for (auto& w : workers) w.join();
+  return errors;
+}
 
 }  // namespace ferry::test

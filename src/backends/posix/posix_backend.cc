@@ -169,17 +169,13 @@ Status PosixBackend::Prepare(const PrepareSpec& spec, std::span<const IoSegment>
       done += n;
     }
   }
+  uint64_t bytes = 0;
+  for (const auto& s : segments) bytes += s.len;
   if (vram) {
-    uint64_t bytes = 0;
-    for (const auto& s : segments) bytes += s.len;
     req->run_inline = bytes <= options_.vram_inline_max;
   } else {
     req->run_inline = options_.inline_max > 0 && CanRunInline(*req, options_.inline_max);
-    if (req->run_inline && !req->write) {
-      uint64_t bytes = 0;
-      for (const auto& s : segments) bytes += s.len;
-      req->split_read = bytes >= options_.parallel_read_min;
-    }
+    req->split_read = req->run_inline && !req->write && bytes >= options_.parallel_read_min;
   }
   *out = std::move(req);
   return Status::Ok();

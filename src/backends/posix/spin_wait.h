@@ -39,11 +39,7 @@ bool SpinUntil(std::chrono::nanoseconds spin, std::chrono::steady_clock::time_po
   for (int i = 0;; ++i) {
     if (ready()) return true;
     if ((i & 63) == 63 && std::chrono::steady_clock::now() >= end) return false;
-#if defined(__x86_64__) || defined(__i386__)
-    _mm_pause();
-#elif defined(__aarch64__)
-    asm volatile("yield");
-#endif
+    CpuRelax();
   }
 }
 

@@ -12,6 +12,7 @@ pkgs=(
   robin-map-dev                      # KV engine: the chunk index's hash map
   libcurl4-openssl-dev libssl-dev    # OBJ backend: HTTP and Signature V4
   libpugixml-dev                     # OBJ backend: S3's XML
+  libisal-dev                        # OBJ backend: CRC32C of PUT bodies (ISA-L)
   openssl                            # OBJ tests: the S3 server's TLS certificate
   fio                                # bench/posix-vs-fio.sh baseline
   curl                               # bench/obj-vs-boto3.sh baseline

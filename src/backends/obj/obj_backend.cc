@@ -7,6 +7,7 @@
 #include <mutex>
 #include <unordered_set>
 
+#include "body_checksum.h"
 #include "s3_xml.h"
 
 namespace ferry::obj {
@@ -192,6 +193,11 @@ Status ObjBackend::Post(BackendRequest* request, CompletionSink* sink) {
         c->method = "PUT";
         c->body = p.local;
         c->body_len = p.len;
+        // On the posting thread, once for every attempt: the server then stores this body
+        // whole or refuses it. Parts need none: a torn part fails its call and the upload
+        // is aborted, never completed.
+        if (options_.put_crc32c)
+          c->headers.emplace_back(kCrc32cHeader, Crc32cBase64(p.local, p.len));
       } else {
         c->method = "GET";
         c->sink = p.local + off;

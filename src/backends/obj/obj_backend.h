@@ -21,6 +21,7 @@ struct ObjOptions {
   uint64_t multipart_threshold = 64ull << 20;  // objects this large go multipart / parallel
   uint64_t part_size = 8ull << 20;             // each part (5 MiB..5 GiB, S3's bounds)
   int64_t list_page_size = 1000;               // keys per ListObjectsV2 page (1..1000)
+  bool put_crc32c = true;  // single PUTs carry x-amz-checksum-crc32c (body_checksum.h)
 };
 
 class ObjBackend final : public Backend, StorageNamespace {

@@ -118,6 +118,13 @@ class ObjPluginSpec final : public PluginSpec {
          "sign PUT bodies' SHA-256 (else UNSIGNED-PAYLOAD; use https for integrity in transit)",
          {},
          {}},
+        {"put_checksum",
+         ParamType::kEnum,
+         "crc32c",
+         "checksum each single PUT carries (x-amz-checksum-crc32c), so a store keeps a torn "
+         "body of a cancelled or dead upload nowhere; none: send no checksum",
+         {"crc32c", "none"},
+         {}},
         {"list_page_size",
          ParamType::kInt,
          "1000",
@@ -157,6 +164,7 @@ class ObjPluginSpec final : public PluginSpec {
       if (!st.ok()) return st;
       *ip.dst = static_cast<int>(v);
     }
+    o.put_crc32c = p.GetString("put_checksum") == "crc32c";
     o.list_page_size = p.GetInt("list_page_size");
     Status st = kit::CheckRange("list_page_size", o.list_page_size, 1, 1000);
     if (!st.ok()) return st;

@@ -85,31 +85,14 @@ nb::dict InfoDict(const QueryResult& q) {
 
 // A transfer the Python object owns; released (and so never used again) on release() or
 // when the object goes.
-//
-// A transfer of at most kKeepGilMax bytes is posted without giving up the GIL: releasing and
-// taking it back costs about 100 ns, a tenth of a 4 KiB transfer's whole round trip, and
-// such a Post is a copy of a few microseconds or a submission. Larger ones, and every real
-// wait, release it.
 class PyTransfer {
  public:
-  static constexpr uint64_t kKeepGilMax = 64 << 10;
-  explicit PyTransfer(std::unique_ptr<Transfer> t)
-      : t_(std::move(t)), keep_gil_(t_->telemetry().bytes <= kKeepGilMax) {}
+  explicit PyTransfer(std::unique_ptr<Transfer> t) : t_(std::move(t)) {}
   Transfer& get() {
     if (!t_) throw StatusError{Status(Code::kReleased, "transfer was released")};
     return *t_;
   }
-  void Post() {
-    Transfer& t = get();
-    Status s;
-    if (keep_gil_) {
-      s = t.Post();
-    } else {
-      nb::gil_scoped_release unlocked;
-      s = t.Post();
-    }
-    Check(s);
-  }
+  void Post() { Check(get().Post()); }
   // True once done; raises for a failed transfer.
   bool Done() {
     Status s = get().Check();
@@ -135,8 +118,20 @@ class PyTransfer {
   }
   // Post and wait in one call: a small synchronous transfer crosses into C++ once.
   void Run(std::optional<double> timeout_s) {
-    Post();
-    Wait(timeout_s);
+    Transfer& t = get();
+    Status s;
+    {
+      nb::gil_scoped_release unlocked;
+      s = t.Post();
+      if (s.ok()) {
+        s = t.Check();
+        if (s.code() == Code::kInProgress) {
+          s = t.Wait(timeout_s ? std::chrono::nanoseconds(static_cast<int64_t>(*timeout_s * 1e9))
+                               : std::chrono::nanoseconds(std::chrono::hours(24 * 365)));
+        }
+      }
+    }
+    Check(s);
   }
   void Cancel() { Check(get().Cancel()); }
   int Fd() {
@@ -164,7 +159,6 @@ class PyTransfer {
 
  private:
   std::unique_ptr<Transfer> t_;
-  const bool keep_gil_;  // post without releasing the GIL (kKeepGilMax)
 };
 
 // Completions of transfers created with this queue, by tag.
@@ -378,13 +372,13 @@ class PyAgent {
 
 void DefineAgent(nb::module_& m) {
   nb::class_<PyTransfer>(m, "Transfer", "A transfer: post(), done(), wait(), release().")
-      .def("post", &PyTransfer::Post,
-           "Starts the transfer (again, once it finished); without the GIL above 64 KiB.")
+      .def("post", &PyTransfer::Post, nb::call_guard<nb::gil_scoped_release>(),
+           "Starts the transfer (again, once it finished).")
       .def("done", &PyTransfer::Done, "True once finished (never blocks); raises if it failed.")
       .def("wait", &PyTransfer::Wait, "timeout_s"_a = nb::none(),
            "Blocks until finished (without the GIL); raises on failure.")
       .def("run", &PyTransfer::Run, "timeout_s"_a = nb::none(),
-           "post() and wait() in one call; raises on failure.")
+           "post() and wait() in one call (without the GIL); raises on failure.")
       .def("cancel", &PyTransfer::Cancel, nb::call_guard<nb::gil_scoped_release>())
       .def("fd", &PyTransfer::Fd, "A file descriptor that becomes readable on completion.")
       .def("release", &PyTransfer::Release, nb::call_guard<nb::gil_scoped_release>())

@@ -4,7 +4,6 @@
 
 #include <gtest/gtest.h>
 
-#include <cstring>
 #include <vector>
 
 namespace ferry::obj {
@@ -26,7 +25,6 @@ TEST(BodyChecksum, HeaderValueIsTheBigEndianCrcInBase64) {
   // 0xE3069283 -> bytes e3 06 92 83 -> "4waSgw==" (what S3 and botocore send for this body).
   EXPECT_EQ(Crc32cBase64(reinterpret_cast<const uint8_t*>(digits), 9), "4waSgw==");
   EXPECT_EQ(Crc32cBase64(nullptr, 0), "AAAAAA==");
-  EXPECT_STREQ(kCrc32cHeader, "x-amz-checksum-crc32c");
 }
 
 }  // namespace

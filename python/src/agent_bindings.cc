@@ -185,11 +185,16 @@ class PyQueue {
   std::shared_ptr<CompletionQueue> q_;
 };
 
-XferOptions Options(uint32_t backend, const PyQueue* queue, uint64_t tag) {
+// `stream`: a cudaStream_t as an integer (0: the backend's own); `params`: the backend's
+// per-transfer parameters (ferry/transfer.h XferArgs).
+XferOptions Options(uint32_t backend, const PyQueue* queue, uint64_t tag, uint64_t stream,
+                    const std::map<std::string, std::string>& params) {
   XferOptions o;
   o.backend = BackendId{backend};
   if (queue != nullptr) o.completion_queue = queue->get();
   o.tag = tag;
+  o.args.stream = reinterpret_cast<void*>(static_cast<uintptr_t>(stream));
+  o.args.params.insert(params.begin(), params.end());
   return o;
 }
 
@@ -328,10 +333,11 @@ class PyAgent {
   PyTransfer* CreateTransfer(const std::string& op, const std::string& local_kind,
                              const Rows& local, const std::string& target_kind, const Rows& target,
                              const std::string& target_name, uint32_t backend, const PyQueue* queue,
-                             uint64_t tag) {
+                             uint64_t tag, uint64_t stream,
+                             const std::map<std::string, std::string>& params) {
     const XferOp o = OpOf(op);
     XferDescList l = XferList(local_kind, local), t = XferList(target_kind, target);
-    const XferOptions opt = Options(backend, queue, tag);
+    const XferOptions opt = Options(backend, queue, tag, stream, params);
     std::unique_ptr<Transfer> x;
     {
       nb::gil_scoped_release unlocked;
@@ -352,9 +358,10 @@ class PyAgent {
 
   PyTransfer* MakeTransfer(const std::string& op, const PyPrepped& local, const Indices& li,
                            const PyPrepped& target, const Indices& ti, uint32_t backend,
-                           const PyQueue* queue, uint64_t tag) {
+                           const PyQueue* queue, uint64_t tag, uint64_t stream,
+                           const std::map<std::string, std::string>& params) {
     const XferOp o = OpOf(op);
-    const XferOptions opt = Options(backend, queue, tag);
+    const XferOptions opt = Options(backend, queue, tag, stream, params);
     std::unique_ptr<Transfer> x;
     {
       nb::gil_scoped_release unlocked;
@@ -409,10 +416,12 @@ void DefineAgent(nb::module_& m) {
       .def("free", &PyAgent::Free)
       .def("_transfer", &PyAgent::CreateTransfer, "op"_a, "local_kind"_a, "local"_a,
            "target_kind"_a, "target"_a, "target_name"_a, "backend"_a, "queue"_a.none(), "tag"_a,
+           "stream"_a = 0, "params"_a = std::map<std::string, std::string>{},
            nb::rv_policy::take_ownership)
       .def("_prep", &PyAgent::Prep, nb::rv_policy::take_ownership)
       .def("_make_transfer", &PyAgent::MakeTransfer, "op"_a, "local"_a, "local_indices"_a,
            "target"_a, "target_indices"_a, "backend"_a, "queue"_a.none(), "tag"_a,
+           "stream"_a = 0, "params"_a = std::map<std::string, std::string>{},
            nb::rv_policy::take_ownership);
 }
 

@@ -203,3 +203,34 @@ def test_a_completion_queue_collects_the_tags_of_many_transfers(agent, workdir):
     assert q.wait(0.01) == []  # a timeout returns what there is: nothing
     for i in range(6):
         assert (workdir / f"q{i}").read_bytes() == bytes([i]) * (64 << 10)
+
+
+def test_per_transfer_arguments_reach_the_backend(agent, workdir):
+    """XferArgs: params go to the backend (POSIX takes none and names what it refuses);
+    a stream is an address or an object carrying one; wrong types raise TypeError."""
+    data = np.arange(4096, dtype=np.uint8)
+    agent.register_memory(data)
+    agent.register_memory([ferry.file_desc(str(workdir / "args"), 5, write=True, create=True)],
+                          "FILE")
+    with pytest.raises(ferry.Error) as e:
+        agent.transfer("WRITE", data, [(0, 4096, 5)], params={"if_none_match": "*"})
+    assert "if_none_match" in e.value.message
+    local = agent.prep(data, "DRAM")
+    files = agent.prep([(0, 4096, 5)], "FILE", target_name="pytest")
+    with pytest.raises(ferry.Error) as e:
+        agent.make_transfer("WRITE", local, [0], files, [0], params={"hint": "x"})
+    assert "hint" in e.value.message
+
+    class TorchLikeStream:
+        cuda_stream = 0
+
+    for stream in (None, 0, TorchLikeStream()):
+        x = agent.transfer("WRITE", data, [(0, 4096, 5)], stream=stream)
+        x.run(10)
+        x.release()
+    for bad in ({"n": 1}, ["if_none_match"]):
+        with pytest.raises(TypeError, match="params"):
+            agent.transfer("WRITE", data, [(0, 4096, 5)], params=bad)
+    for bad in ("stream", -1, 2**64, 1.5):
+        with pytest.raises(TypeError, match="stream"):
+            agent.transfer("WRITE", data, [(0, 4096, 5)], stream=bad)

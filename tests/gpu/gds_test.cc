@@ -406,7 +406,9 @@ TEST(GdsBatchPool, ABusyPoolQueuesWorkInsteadOfFailing) {
   FERRY_REQUIRE_GPU();
   GdsHarness h;
   // One handle of two entries for 16 concurrent transfers of 8 descriptors each.
-  FERRY_ASSERT_OK(h.Init("GDS", {{"batch_pool_size", "1"}, {"batch_limit", "2"}}));
+  // compat_batch: the batch API even where cuFile runs in compatibility mode.
+  FERRY_ASSERT_OK(
+      h.Init("GDS", {{"batch_pool_size", "1"}, {"batch_limit", "2"}, {"compat_batch", "true"}}));
   constexpr int kXfers = 16, kDescs = 8;
   constexpr uint64_t kLen = 64 * kKiB, kTotal = kXfers * kDescs * kLen;
   DeviceBuffer src(kTotal), dst(kTotal);

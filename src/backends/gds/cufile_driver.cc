@@ -4,6 +4,8 @@
 #include <cstring>
 #include <mutex>
 
+#include <unistd.h>
+
 #include "device_memory.h"
 
 namespace ferry::gds {
@@ -20,6 +22,10 @@ Status OpenCufileDriver() {
     return CufileStatus(e, "cuFileDriverOpen");
   open = true;
   return Status::Ok();
+}
+
+bool CufileCompatMode() {
+  return ::access("/proc/driver/nvidia-fs/version", F_OK) != 0;
 }
 
 std::string CufileErrorText(int err) {

@@ -19,6 +19,10 @@ namespace ferry::gds {
 // process sees no GPU, and otherwise with cuFile's own words.
 Status OpenCufileDriver();
 
+// Whether cuFile runs in its compatibility mode here: no nvidia-fs kernel module (cuFile
+// then moves O_DIRECT I/O with POSIX calls of its own, batches included).
+bool CufileCompatMode();
+
 // "file descriptor is not registered (cuFile 5027)"; an errno's text for numbers below
 // cuFile's range.
 std::string CufileErrorText(int err);

@@ -43,7 +43,8 @@ Status GdsBackend::Create(const GdsOptions& o, std::unique_ptr<Backend>* out) {
                                   {&RunCufileOp, &CufileOwnErrorText}, "cufile-threads", &error);
   else
     b->engine_ = MakeBatchEngine(&b->scheduler_, unsigned(o.batch_limit),
-                                 unsigned(o.batch_pool_size), unsigned(o.buffered_threads), &error);
+                                 unsigned(o.batch_pool_size), unsigned(o.buffered_threads),
+                                 !CufileCompatMode() || o.compat_batch, &error);
   if (!b->engine_) return IoError(std::string(b->name_) + ": " + error);
   b->scheduler_.set_engine(b->engine_.get());
   *out = std::move(b);

@@ -18,6 +18,7 @@ struct GdsOptions {
   int64_t batch_limit = 128;     // GDS: ops per cuFile batch
   int64_t batch_pool_size = 16;  // GDS: batch handles
   int64_t buffered_threads = 4;  // GDS: synchronous calls for non-O_DIRECT files (0 = batch)
+  bool compat_batch = false;     // GDS: batch API for O_DIRECT files in compatibility mode too
   int64_t thread_count = 8;      // GDS_MT: threads
   uint64_t max_request_size = 16ull << 20;
   bool register_buffers = true;

@@ -31,6 +31,13 @@ class GdsPluginSpec final : public PluginSpec {
          "cuFile moves through the page cache in any mode (0 = batch API for those too; <= 1024)",
          {},
          {}},
+        {"compat_batch",
+         ParamType::kBool,
+         "false",
+         "in cuFile's compatibility mode (no nvidia-fs), O_DIRECT files use the batch API too; "
+         "false: the synchronous calls of buffered files (README)",
+         {},
+         {}},
     };
     for (auto& c : CommonParams("16M")) p.push_back(std::move(c));
     return p;
@@ -40,6 +47,7 @@ class GdsPluginSpec final : public PluginSpec {
     o.batch_limit = p.GetInt("batch_limit");  // ranges are checked by GdsBackend::Create
     o.batch_pool_size = p.GetInt("batch_pool_size");
     o.buffered_threads = p.GetInt("buffered_threads");
+    o.compat_batch = p.GetBool("compat_batch");
     return GdsBackend::Create(o, out);
   }
 };

@@ -113,14 +113,23 @@ class CudaCodec final : public DeviceCodec {
     if (!on.status().ok()) return on.status();
     const cudaStream_t stream = StreamOf(kv.stream);
     RowMap map;
-    Status s = PrepareRuns(kv, g, t0, page, stream, &map);
+    uint64_t bases_or = 0;
+    Status s = PrepareRuns(kv, g, t0, page, stream, &map, &bases_or);
     if (!s.ok()) return s;
-    cudaError_t err =
-        gpu::LaunchGather(DevTable(page), Runs(g), n, map, payload, DevFlag(page), stream);
-    if (err != cudaSuccess) return GpuError("gathering a chunk", err);
     const uint64_t len = uint64_t{n} * g.BytesPerToken();
+    const uint64_t blocks = AlignUp(len) / gpu::kHashBlock;
+    if (blocks > blocks_) return InvalidArgument("GPU gather: chunk larger than a page");
+    cudaError_t err = cudaSuccess;
+    if (gpu::GatherHashesFit(map, bases_or, payload)) {
+      err = gpu::LaunchGatherHashes(DevTable(page), Runs(g), n, map, payload, blocks, secret_,
+                                    DevDigests(page), DevFlag(page), stream);
+    } else {
+      err = gpu::LaunchGather(DevTable(page), Runs(g), n, map, payload, DevFlag(page), stream);
+      if (err == cudaSuccess) err = LaunchHashes(page, payload, len, stream);
+    }
+    if (err != cudaSuccess) return GpuError("gathering a chunk", err);
     bool bad = false;  // only a slot mapping can point outside
-    s = Finish(page, payload, len, stream, map.slots != nullptr ? &bad : nullptr, checksum);
+    s = Collect(page, len, stream, map.slots != nullptr ? &bad : nullptr, checksum);
     return s.ok() && bad ? BadSlot(kv) : s;
   }
 
@@ -134,7 +143,11 @@ class CudaCodec final : public DeviceCodec {
                                               kHeaderBytes, cudaMemcpyDeviceToHost, s);
       if (err != cudaSuccess) return GpuError("copying a chunk header", err);
     }
-    Status st = Finish(page, payload, len, s, nullptr, checksum);
+    if (AlignUp(len) / gpu::kHashBlock > blocks_)
+      return InvalidArgument("GPU checksum: payload larger than a page");
+    const cudaError_t err = LaunchHashes(page, payload, len, s);
+    if (err != cudaSuccess) return GpuError("checksumming a chunk", err);
+    Status st = Collect(page, len, s, nullptr, checksum);
     if (st.ok() && header != nullptr) std::memcpy(header, HostHeader(page), kHeaderBytes);
     return st;
   }
@@ -145,7 +158,8 @@ class CudaCodec final : public DeviceCodec {
     if (!on.status().ok()) return on.status();
     const cudaStream_t stream = StreamOf(kv.stream);
     RowMap map;
-    Status s = PrepareRuns(kv, g, t0, page, stream, &map);
+    uint64_t bases_or = 0;
+    Status s = PrepareRuns(kv, g, t0, page, stream, &map, &bases_or);
     if (!s.ok()) return s;
     const bool paged = map.slots != nullptr;  // only a slot mapping can point outside
     cudaError_t err =
@@ -201,9 +215,9 @@ class CudaCodec final : public DeviceCodec {
   }
 
   // The run addresses of `kv` go to the page's device table; `map` says where a token's
-  // row is inside each run.
+  // row is inside each run; `bases_or` is the bitwise or of the run addresses.
   Status PrepareRuns(const KvLayout& kv, const KvGeometry& g, uint64_t t0, uint32_t page,
-                     cudaStream_t stream, RowMap* map) {
+                     cudaStream_t stream, RowMap* map, uint64_t* bases_or) {
     const uint32_t runs = Runs(g);
     if (runs > max_runs_ || runs > 65535) {
       return InvalidArgument("KV layout: " + std::to_string(runs) +
@@ -223,6 +237,7 @@ class CudaCodec final : public DeviceCodec {
               : reinterpret_cast<uint64_t>(p == 0 ? kv.k[l] : kv.v[l]);
       same = same && table[r] == base;
       table[r] = base;
+      *bases_or |= base;
     }
     map->row_bytes = rb;
     map->first = t0 - kv.first_token;
@@ -245,19 +260,22 @@ class CudaCodec final : public DeviceCodec {
     return err == cudaSuccess ? Status::Ok() : GpuError("preparing a chunk copy", err);
   }
 
-  // Zeroes the padding, hashes the blocks, brings the digests (and, with `bad`, the
-  // bad-slot flag) back, waits, combines.
-  Status Finish(uint32_t page, uint8_t* payload, uint64_t len, cudaStream_t stream, bool* bad,
-                uint64_t* checksum) {
-    const uint64_t blocks = AlignUp(len) / gpu::kHashBlock;
-    if (blocks > blocks_) return InvalidArgument("GPU checksum: payload larger than a page");
+  // Zeroes the padding of a payload of `len` bytes (at most a page) and queues the hashes
+  // of its blocks into the page's digests.
+  cudaError_t LaunchHashes(uint32_t page, uint8_t* payload, uint64_t len, cudaStream_t stream) {
     cudaError_t err = cudaSuccess;
     if (AlignUp(len) > len) err = cudaMemsetAsync(payload + len, 0, AlignUp(len) - len, stream);
-    if (err == cudaSuccess)
-      err = gpu::LaunchBlockHashes(payload, blocks, secret_, DevDigests(page), stream);
-    if (err == cudaSuccess)
-      err = cudaMemcpyAsync(HostDigests(page), DevDigests(page), blocks * 8, cudaMemcpyDeviceToHost,
-                            stream);
+    if (err != cudaSuccess) return err;
+    return gpu::LaunchBlockHashes(payload, AlignUp(len) / gpu::kHashBlock, secret_,
+                                  DevDigests(page), stream);
+  }
+
+  // Brings the page's digests of a `len`-byte payload (and, with `bad`, the bad-slot
+  // flag) back, waits, combines them into the chunk's checksum.
+  Status Collect(uint32_t page, uint64_t len, cudaStream_t stream, bool* bad, uint64_t* checksum) {
+    const uint64_t blocks = AlignUp(len) / gpu::kHashBlock;
+    cudaError_t err = cudaMemcpyAsync(HostDigests(page), DevDigests(page), blocks * 8,
+                                      cudaMemcpyDeviceToHost, stream);
     if (err == cudaSuccess && bad != nullptr)
       err = cudaMemcpyAsync(HostFlag(page), DevFlag(page), 4, cudaMemcpyDeviceToHost, stream);
     if (err == cudaSuccess) err = cudaStreamSynchronize(stream);

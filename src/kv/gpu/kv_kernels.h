@@ -40,4 +40,14 @@ cudaError_t LaunchScatter(const uint64_t* bases, uint32_t runs, uint32_t tokens,
 cudaError_t LaunchBlockHashes(const uint8_t* payload, uint64_t blocks, const HashSecret& secret,
                               uint64_t* digests, cudaStream_t stream);
 
+// LaunchGather, zeroing the payload's padding up to `blocks` * 4096 bytes, and
+// LaunchBlockHashes in one pass: each 8-byte word is read from the KV once, written to
+// the payload and hashed from the register, so the payload is never read back. Only for
+// rows that are a whole number of 64-byte stripes at 8-byte aligned addresses
+// (GatherHashesFit); `blocks` covers the runs * tokens rows.
+bool GatherHashesFit(const RowMap& map, uint64_t bases_or, const uint8_t* payload);
+cudaError_t LaunchGatherHashes(const uint64_t* bases, uint32_t runs, uint32_t tokens, RowMap map,
+                               uint8_t* payload, uint64_t blocks, const HashSecret& secret,
+                               uint64_t* digests, uint32_t* bad, cudaStream_t stream);
+
 }  // namespace ferry::kv::gpu

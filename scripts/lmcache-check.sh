@@ -4,8 +4,10 @@
 # static pool and dynamic mode, POSIX with nixl_buffer_device cpu
 # (python/lmcache_check/lmcache_nixl_check.py).
 #
-#   scripts/lmcache-check.sh [build-dir]
+#   scripts/lmcache-check.sh [build-dir] [--device cuda] [--backends GDS,GDS_MT]
 #
+# --device cuda (a machine with a GPU and torch with CUDA) runs the checks with LMCache's
+# staging buffer in GPU memory over GDS and GDS_MT.
 # Needs a build (scripts/test.sh or cmake) with the Python package. LMCache and its torch
 # go into .venv-lmcache (pinned; several GB, so CI does not run this); LMCACHE_PYTHON names
 # an interpreter that already has lmcache instead. LMCACHE_CHECK_REAL_NIXL=1 with an
@@ -13,6 +15,7 @@
 set -euo pipefail
 root=$(cd "$(dirname "$0")/.." && pwd)
 build=$(cd "${1:-$root/build}" && pwd)
+shift $(($# > 0 ? 1 : 0))
 [ -d "$build/python/ferry" ] || { echo "lmcache-check: no ferry package in $build/python (build first)" >&2; exit 1; }
 py=${LMCACHE_PYTHON:-}
 if [ -z "$py" ]; then
@@ -27,7 +30,7 @@ fi
 work=$(mktemp -d "${TMPDIR:-/tmp}/ferry-lmcache.XXXXXX")
 trap 'rm -rf "$work"' EXIT
 if [ "${LMCACHE_CHECK_REAL_NIXL:-0}" = 1 ]; then
-  "$py" "$root/python/lmcache_check/lmcache_nixl_check.py" "$work"
+  "$py" "$root/python/lmcache_check/lmcache_nixl_check.py" "$work" "$@"
 else
-  PYTHONPATH="$build/python-shim:$build/python" "$py" "$root/python/lmcache_check/lmcache_nixl_check.py" "$work"
+  PYTHONPATH="$build/python-shim:$build/python${PYTHONPATH:+:$PYTHONPATH}" "$py" "$root/python/lmcache_check/lmcache_nixl_check.py" "$work" "$@"
 fi

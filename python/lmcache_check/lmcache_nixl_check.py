@@ -1,11 +1,15 @@
 """LMCache's released NIXL storage backend (lmcache from PyPI, unmodified) running on Ferry
 through the `nixl` shim: store, retrieve byte-equal, miss, LRU eviction that skips pinned
-keys, static pool and dynamic mode, POSIX with nixl_buffer_device cpu. Prints one line per
-check and exits non-zero on the first failure. scripts/lmcache-check.sh sets it up.
+keys, static pool and dynamic mode: POSIX with nixl_buffer_device cpu, or (--device cuda, on a
+machine with a GPU) GDS and GDS_MT with LMCache's staging buffer in GPU memory (LMCache
+itself allows POSIX with cpu only). Prints
+one line per check and exits non-zero on the first failure. scripts/lmcache-check.sh sets it
+up.
 
-    python lmcache_nixl_check.py WORKDIR
+    python lmcache_nixl_check.py WORKDIR [--device cuda] [--backends GDS,GDS_MT]
 """
 
+import argparse
 import asyncio
 import os
 import sys
@@ -44,16 +48,17 @@ def key(i):
                           dtype=torch.bfloat16)
 
 
-def make_backend(workdir, pool_size, metadata):
-    config = LMCacheEngineConfig.from_defaults(chunk_size=CHUNK, local_cpu=True,
+def make_backend(workdir, pool_size, metadata, device, plugin):
+    config = LMCacheEngineConfig.from_defaults(chunk_size=CHUNK, local_cpu=device == "cpu",
                                                lmcache_instance_id=f"ferry-check-{pool_size}")
     chunk_bytes = torch.Size(KV_SHAPE).numel() * 2
     config.max_local_cpu_size = chunk_bytes * PAGES / (1024**3)
-    config.nixl_buffer_device = "cpu"
+    config.nixl_buffer_device = device
+    config.nixl_buffer_size = chunk_bytes * PAGES
     config.save_unfull_chunk = False
     config.extra_config = {
         "enable_nixl_storage": True,
-        "nixl_backend": "POSIX",
+        "nixl_backend": plugin,
         "nixl_pool_size": pool_size,
         "nixl_backend_params": {},
         "nixl_path": str(workdir),
@@ -62,11 +67,14 @@ def make_backend(workdir, pool_size, metadata):
         "nixl_presence_cache": False,
         "nixl_async_put": False,
     }
-    # Without a GPU there is no pinned memory: the staging pool is a plain tensor.
-    buf = torch.zeros(chunk_bytes * PAGES, dtype=torch.uint8)
-    memory_management._allocate_cpu_memory = lambda size, *a, **kw: buf
-    memory_management._free_cpu_memory = lambda *a, **kw: None
-    local_cpu = LocalCPUBackend(config=config, metadata=metadata, dst_device="cpu")
+    local_cpu = None
+    if device == "cpu":
+        # Without a GPU there is no pinned memory: the staging pool is a plain tensor.
+        buf = torch.zeros(chunk_bytes * PAGES, dtype=torch.uint8)
+        memory_management._allocate_cpu_memory = lambda size, *a, **kw: buf
+        memory_management._free_cpu_memory = lambda *a, **kw: None
+        local_cpu = LocalCPUBackend(config=config, metadata=metadata, dst_device="cpu")
+    # With cuda LMCache allocates its staging buffer in GPU memory itself.
     # LMCache runs its storage coroutines on an event loop in a thread of its own.
     loop = asyncio.new_event_loop()
     threading.Thread(target=loop.run_forever, daemon=True).start()
@@ -107,12 +115,13 @@ def get_equal(backend, k, want):
     return same
 
 
-def run(workdir, pool_size):
-    mode = f"static pool of {pool_size}" if pool_size else "dynamic"
+def run(workdir, pool_size, device, plugin):
+    mode = (f"{plugin}, {device}, " +
+            (f"static pool of {pool_size}" if pool_size else "dynamic"))
     metadata = LMCacheMetadata(model_name="ferry-check", world_size=1, local_world_size=1,
                                worker_id=0, local_worker_id=0, kv_dtype=torch.bfloat16,
                                kv_shape=KV_SHAPE)
-    backend, loop = make_backend(workdir, pool_size, metadata)
+    backend, loop = make_backend(workdir, pool_size, metadata, device, plugin)
     try:
         wants = {i: put(backend, key(i), i) for i in range(2)}
         check(f"{mode}: stored chunks are contained", all(backend.contains(key(i)) for i in wants))
@@ -143,11 +152,17 @@ def run(workdir, pool_size):
 
 
 def main():
-    base = sys.argv[1]
-    for pool in (4, 0):
-        d = os.path.join(base, f"pool{pool}")
-        os.makedirs(d, exist_ok=True)
-        run(d, pool)
+    args = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    args.add_argument("workdir")
+    args.add_argument("--device", choices=("cpu", "cuda"), default="cpu")
+    args.add_argument("--backends", help="comma-separated (default: POSIX; cuda: GDS,GDS_MT)")
+    a = args.parse_args()
+    backends = (a.backends or ("POSIX" if a.device == "cpu" else "GDS,GDS_MT")).split(",")
+    for plugin in backends:
+        for pool in (4, 0):
+            d = os.path.join(a.workdir, f"{plugin}-{a.device}-pool{pool}")
+            os.makedirs(d, exist_ok=True)
+            run(d, pool, a.device, plugin)
     print("LMCache's NIXL storage backend ran on " + ("Ferry" if ON_FERRY else "real NIXL") +
           ": all checks passed")
 

@@ -79,6 +79,7 @@ LookupBench RunLookupBench(const ferry::kv::Config& base, uint32_t prompt_tokens
   c.nixl_pool_size = prompt_tokens / static_cast<uint32_t>(base.chunk_size) + 1;
   c.nixl_backend_params.clear();
   c.use_direct_io = false;
+  c.nixl_buffer_device = "cpu";  // its stand-in KV is host memory, whatever the run's device
   ferry::kv::EngineOptions o;
   o.model.model_name = "ferry-kv-lookup-bench";
   o.geometry = {1, 1, 8, ferry::kv::DType::kFp8, false};  // K and V: 16 bytes per token

@@ -156,6 +156,25 @@ class PyTransfer {
     return d;
   }
   uint32_t Backend() { return get().backend().value; }
+  // bench/python_overhead.py's C++ baseline in this process, on this transfer: `n` times
+  // Post then Wait, as bench/xfer_overhead.cc does, without the GIL. Nanoseconds per post.
+  double RepostLoop(uint32_t n) {
+    Transfer& t = get();
+    if (n == 0) throw StatusError{InvalidArgument("_repost_loop: iterations must be > 0")};
+    Status s;
+    std::chrono::steady_clock::time_point t0, t1;
+    {
+      nb::gil_scoped_release unlocked;
+      t0 = std::chrono::steady_clock::now();
+      for (uint32_t i = 0; i < n && s.ok(); ++i) {
+        s = t.Post();
+        if (s.ok()) s = t.Wait(std::chrono::seconds(10));
+      }
+      t1 = std::chrono::steady_clock::now();
+    }
+    Check(s);
+    return std::chrono::duration<double, std::nano>(t1 - t0).count() / n;
+  }
 
  private:
   std::unique_ptr<Transfer> t_;
@@ -390,7 +409,9 @@ void DefineAgent(nb::module_& m) {
       .def("fd", &PyTransfer::Fd, "A file descriptor that becomes readable on completion.")
       .def("release", &PyTransfer::Release, nb::call_guard<nb::gil_scoped_release>())
       .def("telemetry", &PyTransfer::Telemetry)
-      .def_prop_ro("backend", &PyTransfer::Backend);
+      .def_prop_ro("backend", &PyTransfer::Backend)
+      .def("_repost_loop", &PyTransfer::RepostLoop, "iterations"_a,
+           "Benchmark baseline: post() + wait() n times in C++; ns per post.");
   nb::class_<PyPrepped>(m, "PreppedList").def("release", &PyPrepped::Release);
   nb::class_<PyQueue>(m, "CompletionQueue",
                       "Tags of finished transfers created with queue=this (in any order).")
@@ -420,9 +441,8 @@ void DefineAgent(nb::module_& m) {
            nb::rv_policy::take_ownership)
       .def("_prep", &PyAgent::Prep, nb::rv_policy::take_ownership)
       .def("_make_transfer", &PyAgent::MakeTransfer, "op"_a, "local"_a, "local_indices"_a,
-           "target"_a, "target_indices"_a, "backend"_a, "queue"_a.none(), "tag"_a,
-           "stream"_a = 0, "params"_a = std::map<std::string, std::string>{},
-           nb::rv_policy::take_ownership);
+           "target"_a, "target_indices"_a, "backend"_a, "queue"_a.none(), "tag"_a, "stream"_a = 0,
+           "params"_a = std::map<std::string, std::string>{}, nb::rv_policy::take_ownership);
 }
 
 }  // namespace ferry::py

@@ -234,3 +234,20 @@ def test_per_transfer_arguments_reach_the_backend(agent, workdir):
     for bad in ("stream", -1, 2**64, 1.5):
         with pytest.raises(TypeError, match="stream"):
             agent.transfer("WRITE", data, [(0, 4096, 5)], stream=bad)
+
+
+def test_the_benchmark_baseline_loop_moves_the_data(agent, workdir):
+    """Transfer._repost_loop (bench/python_overhead.py's C++ baseline) really posts."""
+    data = np.zeros(4096, np.uint8)
+    agent.register_memory(data)
+    write_file(agent, workdir / "loop", data, 6)
+    data[:] = 9
+    x = agent.transfer("WRITE", data, [(0, 4096, 6)])
+    assert x._repost_loop(10) > 0
+    assert x.telemetry()["posts"] == 10
+    back = np.zeros(4096, np.uint8)
+    agent.register_memory(back)
+    agent.transfer("READ", back, [(0, 4096, 6)]).run(10)
+    assert (back == 9).all()
+    with pytest.raises(ferry.InvalidArgument):
+        x._repost_loop(0)

@@ -24,15 +24,17 @@ struct CopyPool::Job {
 
 namespace {
 
-// One piece with pread, continuing short reads; errors worded as the inline path's.
-Status ReadPiece(const PosixRequest& req, uint32_t index, uint32_t start, uint32_t len) {
+// One piece with pread or pwrite, continuing short transfers; errors worded as the inline
+// path's.
+Status MovePiece(const PosixRequest& req, uint32_t index, uint32_t start, uint32_t len) {
   const IoOp& op = req.ops[index];
   const int fd = FileOf(op).fd;
   uint64_t done = start;
   const uint64_t end = uint64_t(start) + len;
   while (done < end) {
-    const ssize_t n =
-        pread(fd, reinterpret_cast<void*>(op.buf + done), size_t(end - done), off_t(op.off + done));
+    auto* at = reinterpret_cast<void*>(op.buf + done);
+    const ssize_t n = req.write ? pwrite(fd, at, size_t(end - done), off_t(op.off + done))
+                                : pread(fd, at, size_t(end - done), off_t(op.off + done));
     if (n < 0) {
       if (errno == EINTR) continue;
       return kit::OpErrnoStatus(op, done, errno);
@@ -64,7 +66,7 @@ void CopyPool::Work(Job* job, std::unique_lock<std::mutex>& lk) {
     const Piece p = job->pieces[job->next++];
     if (job->next == job->pieces.size()) jobs_.erase(std::find(jobs_.begin(), jobs_.end(), job));
     lk.unlock();
-    Status s = ReadPiece(*job->req, p.op, p.start, p.len);
+    Status s = MovePiece(*job->req, p.op, p.start, p.len);
     lk.lock();
     const uint64_t at = uint64_t(p.op) << 32 | p.start;
     if (!s.ok() && at < job->error_at) {
@@ -73,7 +75,7 @@ void CopyPool::Work(Job* job, std::unique_lock<std::mutex>& lk) {
     }
     if (--job->unfinished == 0) done_cv_.notify_all();
   }
-  // After an error the pieces not handed out are dropped: nothing will read them.
+  // After an error the pieces not handed out are dropped: nothing will move them.
   if (job->next < job->pieces.size()) {
     job->unfinished -= job->pieces.size() - job->next;
     job->next = job->pieces.size();
@@ -91,14 +93,16 @@ void CopyPool::HelperLoop() {
   }
 }
 
-Status CopyPool::Read(const PosixRequest& req) {
+Status CopyPool::Run(const PosixRequest& req) {
   Job job;
   job.req = &req;
+  // Pieces of a write are whole ops (max_request_size, at most 1 GiB, fits 32 bits).
+  const uint64_t piece = req.write ? UINT32_MAX : piece_;
   for (uint32_t i = 0; i < req.ops.size(); ++i) {
     const IoOp& op = req.ops[i];
-    for (uint64_t start = 0; start < op.len; start += piece_)
+    for (uint64_t start = 0; start < op.len; start += piece)
       job.pieces.push_back(
-          {i, uint32_t(start), uint32_t(std::min<uint64_t>(piece_, op.len - start))});
+          {i, uint32_t(start), uint32_t(std::min<uint64_t>(piece, op.len - start))});
   }
   job.unfinished = job.pieces.size();
   if (job.pieces.empty()) return Status::Ok();

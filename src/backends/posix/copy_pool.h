@@ -1,5 +1,5 @@
-// Parallel copy for large inline reads: the posting thread and a few helper threads each
-// read part of the request.
+// Parallel copy for large inline requests: the posting thread and a few helper threads
+// each move part of the request.
 //
 // Why: an inline read from a memory-backed file is a memory copy, and one thread copies at
 // most what one core's share of memory bandwidth allows; a second thread on another core
@@ -7,7 +7,9 @@
 // part itself, so a helper that wakes late costs nothing but its share, and Post still
 // returns only once every byte moved, as any inline request does.
 //
-// Writes are not split: the kernel serialises writers of one file on its inode lock.
+// A read is split into pieces of about `piece` bytes. A write is split only by op, and is
+// worth it only across files: the kernel serialises writers of one file on its inode lock
+// (PosixBackend splits writes that touch two files or more).
 //
 // Thread safety: Run may be called from many threads at once; their jobs queue, and the
 // helpers serve them in order. Helpers start at the first Run and stop in the destructor.
@@ -32,10 +34,11 @@ class CopyPool {
   CopyPool(const CopyPool&) = delete;
   CopyPool& operator=(const CopyPool&) = delete;
 
-  // Reads every op of `req` (a read request, buffered, on memory-backed files), the
-  // caller copying alongside the helpers; returns OK or the error of the earliest op that
-  // failed, worded as RunInline words it.
-  Status Read(const PosixRequest& req);
+  // Moves every op of `req` (buffered, on memory-backed files), the caller copying
+  // alongside the helpers; returns OK or the error of the earliest op that failed, worded
+  // as RunInline words it. After a failure, ops already handed out still finish (a write
+  // may so land past the op that failed; the request fails either way).
+  Status Run(const PosixRequest& req);
 
  private:
   struct Piece {
@@ -44,8 +47,8 @@ class CopyPool {
     uint32_t len;
   };
   struct Job;
-  // Reads pieces of `job` until none is left to hand out; called by the caller and by
-  // helpers with mu_ held (through `lk`), which it releases while reading.
+  // Moves pieces of `job` until none is left to hand out; called by the caller and by
+  // helpers with mu_ held (through `lk`), which it releases while copying.
   void Work(Job* job, std::unique_lock<std::mutex>& lk);
   void HelperLoop();
   void StartHelpersLocked();

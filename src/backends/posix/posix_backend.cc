@@ -28,6 +28,13 @@ unsigned CopyHelpers(int64_t wanted) {
   return unsigned(std::min<int64_t>(wanted, int64_t(cores) - 1));
 }
 
+// Whether the request's ops go to more than one file.
+bool SpansFiles(const PosixRequest& req) {
+  for (const auto& op : req.ops)
+    if (op.file != req.ops.front().file) return true;
+  return false;
+}
+
 }  // namespace
 
 PosixBackend::PosixBackend(const PosixOptions& options)
@@ -175,7 +182,10 @@ Status PosixBackend::Prepare(const PrepareSpec& spec, std::span<const IoSegment>
     req->run_inline = bytes <= options_.vram_inline_max;
   } else {
     req->run_inline = options_.inline_max > 0 && CanRunInline(*req, options_.inline_max);
-    req->split_read = req->run_inline && !req->write && bytes >= options_.parallel_read_min;
+    // Reads of parallel_read_min split into pieces; writes of as much only across two files
+    // or more (one file's writers queue on its inode lock).
+    req->split =
+        req->run_inline && bytes >= options_.parallel_read_min && (!req->write || SpansFiles(*req));
   }
   *out = std::move(req);
   return Status::Ok();
@@ -203,8 +213,8 @@ Status PosixBackend::Post(BackendRequest* request, CompletionSink* sink) {
     return Status::Ok();
   }
 #endif
-  if (req->run_inline && req->split_read)
-    sink->Complete(copy_pool_.Read(*req));
+  if (req->run_inline && req->split)
+    sink->Complete(copy_pool_.Run(*req));
   else if (req->run_inline)
     sink->Complete(RunInline(*req));
   else

@@ -64,14 +64,15 @@ class PosixPluginSpec final : public PluginSpec {
         {"copy_threads",
          ParamType::kInt,
          "3",
-         "inline reads of parallel_read_min or more: helper threads that copy alongside the "
+         "inline requests split by parallel_read_min: helper threads that copy alongside the "
          "posting thread, at most one per other core (0..64; 0 = the posting thread alone)",
          {},
          {}},
         {"parallel_read_min",
          ParamType::kSize,
          "8M",
-         "inline reads of at least this many bytes are split over copy_threads",
+         "inline reads of at least this many bytes, and writes of as many to two files or more, "
+         "are split over copy_threads",
          {},
          {}},
         {"vram_threads",

@@ -15,6 +15,7 @@ build/python-shim and build/python first on PYTHONPATH.
 import argparse
 import json
 import os
+import shutil
 import statistics
 import subprocess
 import sys
@@ -56,7 +57,10 @@ def worker(a):
             backend.batched_submit_put_task(keys, objs)
             for o in objs:
                 o.ref_count_down()
+            deadline = t0 + 60
             while any(backend.exists_in_put_tasks(k) for k in keys):
+                if time.perf_counter() > deadline:
+                    sys.exit("puts still in flight after 60 s")
                 time.sleep(0.0002)
             t1 = time.perf_counter()
             got = backend.batched_get_blocking(keys)
@@ -73,6 +77,7 @@ def worker(a):
     finally:
         backend.close()
         loop.call_soon_threadsafe(loop.stop)
+        shutil.rmtree(work, ignore_errors=True)
     total = chunk_bytes * a.chunks
     print(json.dumps({"put_gbs": total / statistics.median(put_s) / 1e9,
                       "get_gbs": total / statistics.median(get_s) / 1e9,
@@ -83,13 +88,14 @@ def run_side(a, ferry):
     env = dict(os.environ)
     for v in [k for k in env if k.startswith("LMCACHE_")]:
         del env[v]
+    # The caller's PYTHONPATH (where lmcache may live) stays, after Ferry's paths.
+    paths = [p for p in env.get("PYTHONPATH", "").split(os.pathsep) if p]
     if ferry:
         build = os.path.abspath(a.build)
-        env["PYTHONPATH"] = os.pathsep.join([os.path.join(build, "python-shim"),
-                                             os.path.join(build, "python")])
+        paths = [os.path.join(build, "python-shim"), os.path.join(build, "python")] + paths
     else:
-        env.pop("PYTHONPATH", None)
         env["LMCACHE_CHECK_REAL_NIXL"] = "1"
+    env["PYTHONPATH"] = os.pathsep.join(paths)
     cmd = [a.python, os.path.abspath(__file__), "--worker", "--dir", a.dir, "--chunk-mib",
            str(a.chunk_mib), "--chunks", str(a.chunks), "--reps", str(a.reps)]
     out = subprocess.run(cmd, env=env, capture_output=True, text=True)

@@ -11,6 +11,7 @@ its PYTHONPATH says: the real wheel, or build/python-shim + build/python.
 import argparse
 import json
 import os
+import shutil
 import statistics
 import subprocess
 import sys
@@ -100,6 +101,7 @@ def main():
                 a, b = statistics.median(real), statistics.median(fer)
                 label = "4 KiB" if size == 4096 else "32 MiB"
                 print(f"| {label} | {batch} | {op} | {a:.2f} | {b:.2f} | {b / a:.2f} |", flush=True)
+    shutil.rmtree(d, ignore_errors=True)
 
 
 if __name__ == "__main__":

@@ -10,6 +10,7 @@
 """
 
 import os
+import shutil
 import statistics
 import subprocess
 import sys
@@ -84,6 +85,7 @@ def main():
     print(f"  100,000-descriptor list built from numpy and prepared: {statistics.median(times):.2f} ms "
           f"(median of {rounds})")
     x.release()
+    shutil.rmtree(work, ignore_errors=True)
 
 
 if __name__ == "__main__":

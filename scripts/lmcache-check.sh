@@ -14,8 +14,12 @@
 # interpreter that has the real nixl wheel runs the same checks on NIXL, without the shim.
 set -euo pipefail
 root=$(cd "$(dirname "$0")/.." && pwd)
-build=$(cd "${1:-$root/build}" && pwd)
-shift $(($# > 0 ? 1 : 0))
+build_arg=$root/build
+if [ $# -gt 0 ] && [ "${1#-}" = "$1" ]; then
+  build_arg=$1
+  shift
+fi
+build=$(cd "$build_arg" && pwd)
 [ -d "$build/python/ferry" ] || { echo "lmcache-check: no ferry package in $build/python (build first)" >&2; exit 1; }
 py=${LMCACHE_PYTHON:-}
 if [ -z "$py" ]; then

@@ -34,7 +34,11 @@ extra_config:
 YAML
 mkdir pool
 "$kv" run --config config.yaml --device cuda --model small --users 4 --turns 3 --seed 7 \
-  --json run.json >run.txt 2>&1 || { cat run.txt; fail "ferry-kv run --device cuda exited $?"; }
+  --json run.json >run.txt 2>&1 || {
+  rc=$?
+  cat run.txt
+  fail "ferry-kv run --device cuda exited $rc"
+}
 [ "$(field run.json mismatched_chunks)" = 0 ] || fail "mismatched chunks"
 [ "$(field run.json corrupt_chunks)" = 0 ] || fail "corrupt chunks"
 [ "$(field run.json verified_bytes)" -gt 0 ] || fail "no byte loaded and verified"

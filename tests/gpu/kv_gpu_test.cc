@@ -61,12 +61,15 @@ class GpuPagedCache {
   bool ok_ = true;
 };
 
-// backend, pool size (0 = a file per chunk), O_DIRECT, geometry (row of 64 bytes: the
-// 16-byte copy path; of 30 bytes: the byte path).
-using Param = std::tuple<std::string, int64_t, bool, bool>;
+// backend, pool size (0 = a file per chunk), O_DIRECT, geometry: 0 rows of 64 bytes and
+// 4 KiB chunks (the fused gather+hash kernel), 1 rows of 30 bytes (gather then hash, byte
+// copies), 2 rows of 64 bytes and 2 KiB chunks (the fused kernel writing the zero padding).
+using Param = std::tuple<std::string, int64_t, bool, int>;
 
-KvGeometry GeometryOf(bool odd_rows) {
-  return odd_rows ? KvGeometry{3, 3, 5, DType::kBf16, false} : testing::SmallGeometry();
+KvGeometry GeometryOf(int kind) {
+  if (kind == 1) return KvGeometry{3, 3, 5, DType::kBf16, false};
+  if (kind == 2) return KvGeometry{1, 1, 32, DType::kBf16, false};
+  return testing::SmallGeometry();
 }
 
 Config GpuConfig(const std::string& dir, const std::string& backend, int64_t pool, bool direct,
@@ -89,8 +92,8 @@ class KvOnGpu : public ::testing::TestWithParam<Param> {};
 
 TEST_P(KvOnGpu, PagedRoundTripRestartAndInteropWithAHostBuffer) {
   FERRY_REQUIRE_GPU();
-  const auto& [backend, pool, direct, odd] = GetParam();
-  const KvGeometry g = GeometryOf(odd);
+  const auto& [backend, pool, direct, geometry] = GetParam();
+  const KvGeometry g = GeometryOf(geometry);
   test::TempDir dir = test::GdsTempDir();
   ASSERT_TRUE(dir.ok());
   const Config c = GpuConfig(dir.path(), backend, pool, direct, g);
@@ -167,7 +170,7 @@ TEST_P(KvOnGpu, PagedRoundTripRestartAndInteropWithAHostBuffer) {
 INSTANTIATE_TEST_SUITE_P(Backends, KvOnGpu,
                          ::testing::Combine(::testing::Values("GDS", "GDS_MT", "POSIX"),
                                             ::testing::Values(int64_t{16}, int64_t{0}),
-                                            ::testing::Bool(), ::testing::Bool()));
+                                            ::testing::Bool(), ::testing::Values(0, 1, 2)));
 
 class KvOnGpuChecks : public ::testing::TestWithParam<std::string> {};
 

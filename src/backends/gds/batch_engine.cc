@@ -38,11 +38,8 @@ unsigned EntryBudget() {
 
 class BatchEngine final : public IoEngine {
  public:
-  BatchEngine(IoSink* sink, unsigned batch_limit, bool batch_direct)
-      : sink_(sink),
-        budget_(EntryBudget()),
-        limit_(std::min(batch_limit, budget_)),
-        batch_direct_(batch_direct) {}
+  BatchEngine(IoSink* sink, unsigned batch_limit)
+      : sink_(sink), budget_(EntryBudget()), limit_(std::min(batch_limit, budget_)) {}
 
   ~BatchEngine() override {
     buffered_.reset();
@@ -89,7 +86,7 @@ class BatchEngine final : public IoEngine {
       // Most submissions are all one kind: split only when they are mixed.
       size_t direct = 0;
       for (IoOp* op : ops) direct += op->file->direct;
-      if (direct == 0 || !batch_direct_) return buffered_->Submit(ops);
+      if (direct == 0) return buffered_->Submit(ops);
       if (direct < ops.size()) {
         std::vector<IoOp*> buffered;
         for (IoOp* op : ops) (op->file->direct ? direct_ops : buffered).push_back(op);
@@ -266,9 +263,8 @@ class BatchEngine final : public IoEngine {
   }
 
   IoSink* const sink_;
-  const unsigned budget_;    // entries in flight across all handles (EntryBudget)
-  const unsigned limit_;     // entries per batch
-  const bool batch_direct_;  // O_DIRECT ops go to the batch API (else to buffered_ too)
+  const unsigned budget_;  // entries in flight across all handles (EntryBudget)
+  const unsigned limit_;   // entries per batch
   std::unique_ptr<IoEngine> buffered_;
   std::mutex mu_;
   bool stopping_ = false;
@@ -281,11 +277,8 @@ class BatchEngine final : public IoEngine {
 }  // namespace
 
 std::unique_ptr<IoEngine> MakeBatchEngine(IoSink* sink, unsigned batch_limit, unsigned pool_size,
-                                          unsigned buffered_threads, bool batch_direct,
-                                          std::string* error) {
-  auto e = std::make_unique<BatchEngine>(sink, batch_limit, batch_direct);
-  // Without the batch for O_DIRECT files every op takes the synchronous path.
-  if (!batch_direct && buffered_threads == 0) buffered_threads = 4;
+                                          unsigned buffered_threads, std::string* error) {
+  auto e = std::make_unique<BatchEngine>(sink, batch_limit);
   if (buffered_threads > 0) {
     auto b = kit::MakeThreadPoolEngine(sink, buffered_threads, {&RunCufileOp, &CufileOwnErrorText},
                                        "cufile-buffered", error);

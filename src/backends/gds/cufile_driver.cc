@@ -25,6 +25,10 @@ Status OpenCufileDriver() {
 }
 
 bool CufileCompatMode() {
+  bool forced = false;
+  if (cuFileGetParameterBool(CUFILE_PARAM_FORCE_COMPAT_MODE, &forced).err == CU_FILE_SUCCESS &&
+      forced)
+    return true;
   return ::access("/proc/driver/nvidia-fs/version", F_OK) != 0;
 }
 

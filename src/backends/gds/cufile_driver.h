@@ -19,8 +19,10 @@ namespace ferry::gds {
 // process sees no GPU, and otherwise with cuFile's own words.
 Status OpenCufileDriver();
 
-// Whether cuFile runs in its compatibility mode here: no nvidia-fs kernel module (cuFile
-// then moves O_DIRECT I/O with POSIX calls of its own, batches included).
+// Whether cuFile runs in its compatibility mode for every file here: no nvidia-fs kernel
+// module, or cufile.json's force_compat_mode (cuFile then moves O_DIRECT I/O with POSIX
+// calls of its own, batches included). A file on a filesystem GDS does not support can
+// still be in compatibility mode where this says false.
 bool CufileCompatMode();
 
 // "file descriptor is not registered (cuFile 5027)"; an errno's text for numbers below

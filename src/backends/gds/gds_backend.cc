@@ -30,21 +30,24 @@ Status GdsBackend::Create(const GdsOptions& o, std::unique_ptr<Backend>* out) {
     if (!s.ok()) return s;
   Status s = OpenCufileDriver();
   if (!s.ok()) return s;
-  // GDS: every entry of every handle may be in flight. GDS_MT: a few ops per thread
+  // GDS in cuFile's compatibility mode runs every op as a synchronous call, as buffered
+  // files always do: there the batch API is cuFile's own emulation, which crashed the
+  // process on the GPU machine (README), unless compat_batch asks for it.
+  const bool batch = !o.multi_thread && (o.compat_batch || !CufileCompatMode());
+  const unsigned threads =
+      o.multi_thread ? unsigned(o.thread_count) : std::max(unsigned(o.buffered_threads), 4u);
+  // The batch: every entry of every handle may be in flight. Threads: a few ops per thread
   // queued, so a thread never waits for the scheduler between two ops.
-  const unsigned depth = o.multi_thread
-                             ? unsigned(o.thread_count) * 4
-                             : unsigned(o.batch_limit * o.batch_pool_size + o.buffered_threads * 4);
+  const unsigned depth =
+      batch ? unsigned(o.batch_limit * o.batch_pool_size + o.buffered_threads * 4) : threads * 4;
   std::unique_ptr<GdsBackend> b(new GdsBackend(o, depth));
   std::string error;
-  if (o.multi_thread)
-    b->engine_ =
-        kit::MakeThreadPoolEngine(&b->scheduler_, unsigned(o.thread_count),
-                                  {&RunCufileOp, &CufileOwnErrorText}, "cufile-threads", &error);
-  else
+  if (batch)
     b->engine_ = MakeBatchEngine(&b->scheduler_, unsigned(o.batch_limit),
-                                 unsigned(o.batch_pool_size), unsigned(o.buffered_threads),
-                                 !CufileCompatMode() || o.compat_batch, &error);
+                                 unsigned(o.batch_pool_size), unsigned(o.buffered_threads), &error);
+  else
+    b->engine_ = kit::MakeThreadPoolEngine(
+        &b->scheduler_, threads, {&RunCufileOp, &CufileOwnErrorText}, "cufile-threads", &error);
   if (!b->engine_) return IoError(std::string(b->name_) + ": " + error);
   b->scheduler_.set_engine(b->engine_.get());
   *out = std::move(b);

@@ -51,12 +51,9 @@ inline const GpuMem& MemOf(const IoOp& op) {
 // GDS's engine: ops on O_DIRECT files go to cuFile's batch API from a pool of batch
 // handles; ops on buffered files, which cuFile moves through the page cache in every mode,
 // run as synchronous cuFile calls on `buffered_threads` threads (none: batch too), where
-// they are faster. Without `batch_direct` (cuFile's compatibility mode, unless
-// compat_batch) O_DIRECT ops run there too, on at least 4 threads. nullptr with *error set
-// when the handles cannot be set up.
+// they are faster. nullptr with *error set when the handles cannot be set up.
 std::unique_ptr<IoEngine> MakeBatchEngine(IoSink* sink, unsigned batch_limit, unsigned pool_size,
-                                          unsigned buffered_threads, bool batch_direct,
-                                          std::string* error);
+                                          unsigned buffered_threads, std::string* error);
 
 // GDS_MT's op: the remainder of `op` through synchronous cuFileRead/cuFileWrite on the
 // calling thread (making the buffer's GPU current first): bytes, or -errno / -cuFile error.

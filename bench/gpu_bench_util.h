@@ -2,6 +2,8 @@
 // reposted over a working set of slots of one file.
 #pragma once
 
+#include <cuda_runtime_api.h>
+
 #include <algorithm>
 #include <chrono>
 #include <cstdio>
@@ -24,6 +26,10 @@ constexpr int kSlots = 8;  // working set = kSlots x size
 
 inline void Check(const ferry::Status& s, const std::string& what) {
   if (!s.ok()) Die(what + ": " + s.ToString());
+}
+
+inline void CudaCheck(cudaError_t e, const char* what) {
+  if (e != cudaSuccess) Die(std::string(what) + ": " + cudaGetErrorString(e));
 }
 
 inline double Median(std::vector<double> v) {

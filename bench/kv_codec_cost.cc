@@ -28,16 +28,13 @@ namespace {
 
 using bench::Check;
 using bench::Clock;
+using bench::CudaCheck;
 using bench::Die;
 using ferry::kv::KvLayout;
 
 constexpr uint64_t kTokens = 256;
 constexpr uint64_t kBlockTokens = 16;
 const ferry::kv::KvGeometry kLlama{32, 8, 128, ferry::kv::DType::kBf16, false};
-
-void CudaCheck(cudaError_t e, const char* what) {
-  if (e != cudaSuccess) Die(std::string(what) + ": " + cudaGetErrorString(e));
-}
 
 void* DeviceAlloc(uint64_t n) {
   void* p = nullptr;

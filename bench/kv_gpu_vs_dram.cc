@@ -24,6 +24,7 @@ namespace {
 
 using bench::Check;
 using bench::Clock;
+using bench::CudaCheck;
 using bench::Die;
 using ferry::kv::KvLayout;
 
@@ -31,10 +32,6 @@ constexpr uint64_t kChunkTokens = 256;
 constexpr uint64_t kBlockTokens = 16;  // vLLM's default block size
 
 const ferry::kv::KvGeometry kLlama{32, 8, 128, ferry::kv::DType::kBf16, false};
-
-void CudaCheck(cudaError_t e, const char* what) {
-  if (e != cudaSuccess) Die(std::string(what) + ": " + cudaGetErrorString(e));
-}
 
 double Seconds(Clock::time_point t0) {
   return std::chrono::duration<double>(Clock::now() - t0).count();

@@ -12,16 +12,9 @@ if ! nvidia-smi -L 2>/dev/null | grep -q '^GPU '; then
 fi
 py=$(command -v python3) || exit 1
 for v in "${!LMCACHE_@}"; do unset "$v"; done
-work=$(mktemp -d "${FERRY_GDS_TEST_DIR:-/var/tmp}/ferry-kv-cuda.XXXXXX") || exit 1
-trap 'rm -rf "$work"' EXIT
-cd "$work" || exit 1
-fail() {
-  echo "FAIL: $*" >&2
-  exit 1
-}
-field() {
-  "$py" -c 'import json, sys; d = json.load(open(sys.argv[1])); print(d.get(sys.argv[2], "absent"))' "$1" "$2"
-}
+# shellcheck source=../tools/cli_test_lib.sh
+source "$(dirname "${BASH_SOURCE[0]}")/../tools/cli_test_lib.sh" || exit 1
+enter_workdir ferry-kv-cuda "${FERRY_GDS_TEST_DIR:-/var/tmp}"
 cat >config.yaml <<YAML
 chunk_size: 256
 nixl_buffer_size: 67108864

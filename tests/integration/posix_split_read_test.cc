@@ -1,8 +1,9 @@
 // POSIX backend, split inline requests (src/backends/posix/copy_pool.h): a buffered read
 // on tmpfs of at least parallel_read_min bytes, or a write of as much to two files or more
-// (the second layout below), is copied by the posting thread and helper threads together. Every byte lands where it belongs for any layout and any number of
-// helpers, the request is complete when Post returns, failures read as the asynchronous
-// path words them, and many posting threads may split reads at once.
+// (the second layout below), is copied by the posting thread and helper threads together. Every
+// byte lands where it belongs for any layout and any number of helpers, the request is complete
+// when Post returns, failures read as the asynchronous path words them, and many posting threads
+// may split reads at once.
 #include <string>
 #include <thread>
 #include <vector>

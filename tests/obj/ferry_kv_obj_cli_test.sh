@@ -11,16 +11,9 @@ set -a
 # shellcheck disable=SC1091
 source "$FERRY_S3_STATE/env" || exit 1
 set +a
-work=$(mktemp -d "${TMPDIR:-/tmp}/ferry-kv-obj-cli.XXXXXX") || exit 1
-trap 'rm -rf "$work"' EXIT
-cd "$work" || exit 1
-fail() {
-  echo "FAIL: $*" >&2
-  exit 1
-}
-field() {
-  "$py" -c 'import json, sys; print(json.load(open(sys.argv[1])).get(sys.argv[2], "absent"))' "$1" "$2"
-}
+# shellcheck source=../tools/cli_test_lib.sh
+source "$(dirname "${BASH_SOURCE[0]}")/../tools/cli_test_lib.sh" || exit 1
+enter_workdir ferry-kv-obj-cli
 root="cli-$RANDOM$RANDOM"
 # The seed's OBJ example with this server's values; the endpoint comes from the standard
 # AWS variable (the seed's YAML has no endpoint key).

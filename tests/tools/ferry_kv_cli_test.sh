@@ -10,18 +10,9 @@ py=/usr/bin/python3  # Debian's interpreter (install-deps installs it); only its
 # LMCACHE_* settings of whoever runs the tests would override config.yaml below (and
 # LMCACHE_EXTRA_CONFIG could point `clear` at their real cache): none of them here.
 for v in "${!LMCACHE_@}"; do unset "$v"; done
-work=$(mktemp -d "${TMPDIR:-/tmp}/ferry-kv-cli.XXXXXX") || exit 1
-trap 'rm -rf "$work"' EXIT
-cd "$work" || exit 1
-
-fail() {
-  echo "FAIL: $*" >&2
-  exit 1
-}
-# field FILE KEY: one value of a JSON object, or "absent".
-field() {
-  "$py" -c 'import json, sys; d = json.load(open(sys.argv[1])); print(d.get(sys.argv[2], "absent"))' "$1" "$2"
-}
+# shellcheck source=cli_test_lib.sh
+source "$(dirname "${BASH_SOURCE[0]}")/cli_test_lib.sh" || exit 1
+enter_workdir ferry-kv-cli
 
 mkdir pool
 cat >config.yaml <<EOF

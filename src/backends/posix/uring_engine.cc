@@ -368,6 +368,9 @@ class UringEngine final : public IoEngine {
 
   void ReaperLoop() {
     for (;;) {
+      // Looked at before sleeping too: the destructor's signal shares notify_fd_ with the
+      // ring's, so the read below may consume it after the check that follows the poll.
+      if (stopping_.load()) return;
       // While a poller has the signal off, look every kPark instead of waiting for it.
       pollfd pfd{notify_fd_, POLLIN, 0};
       if (poll(&pfd, 1, polled_.load() ? int(kPark.count()) : -1) < 0) continue;

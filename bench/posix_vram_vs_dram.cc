@@ -3,6 +3,7 @@
 // host memory, same file, sizes and queue depth (one transfer at a time), alternating.
 //
 //   posix-vram-vs-dram DIR... [--sizes 1,32] [--iterations 24] [--rounds 3]
+//                      [--param KEY=VALUE ...]   (POSIX backend parameters, both sides)
 //
 // For each directory (tmpfs and a disk, say), size in MiB and direction it prints each
 // round's GB/s, the median ratio VRAM/DRAM, and PASS at 0.9 or more. It also measures the
@@ -49,9 +50,15 @@ int main(int argc, char** argv) {
   std::vector<std::string> dirs;
   std::vector<long> sizes = {1, 32};
   int iters = 24, rounds = 3;
+  ferry::Params params;  // for the POSIX backend, both sides
   for (int i = 1; i < argc; ++i) {
     const std::string a = argv[i];
-    if ((a == "--sizes" || a == "--iterations" || a == "--rounds") && i + 1 < argc) {
+    if (a == "--param" && i + 1 < argc) {
+      const std::string kv = argv[++i];
+      const size_t eq = kv.find('=');
+      if (eq == std::string::npos) Die("--param wants KEY=VALUE, got '" + kv + "'");
+      params[kv.substr(0, eq)] = kv.substr(eq + 1);
+    } else if ((a == "--sizes" || a == "--iterations" || a == "--rounds") && i + 1 < argc) {
       const std::string v = argv[++i];
       if (a == "--iterations") iters = std::atoi(v.c_str());
       if (a == "--rounds") rounds = std::atoi(v.c_str());
@@ -69,7 +76,8 @@ int main(int argc, char** argv) {
     }
   }
   if (dirs.empty())
-    Die("usage: posix-vram-vs-dram DIR... [--sizes 1,32] [--iterations N] [--rounds N]");
+    Die("usage: posix-vram-vs-dram DIR... [--sizes 1,32] [--iterations N] [--rounds N] "
+        "[--param KEY=VALUE ...]");
   for (long s : sizes)
     if (s < 1 || s > 4096) Die("sizes must be 1..4096 MiB");
   if (iters < 1 || iters > 100000 || rounds < 1 || rounds > 99) Die("bad --iterations/--rounds");
@@ -94,7 +102,7 @@ int main(int argc, char** argv) {
       for (bool write : {true, false}) {
         std::vector<double> dram, vram;
         for (int r = 0; r < rounds; ++r) {
-          bench::FerryCase c{"POSIX", {}, ferry::MemKind::kDram, host, size, path, false};
+          bench::FerryCase c{"POSIX", params, ferry::MemKind::kDram, host, size, path, false};
           dram.push_back(bench::FerryRound(c, write, iters));
           c.kind = ferry::MemKind::kVram;
           c.buf = gpu;

@@ -45,7 +45,7 @@ void BounceStager::Release() {
   for (uint8_t* h : host_)
     if (h) (void)cudaFreeHost(h);
   host_[0] = host_[1] = nullptr;
-  done_[0] = done_[1] = nullptr;
+  for (void*& e : done_) e = nullptr;
   stream_ = nullptr;
   device_ = -1;
 }
@@ -63,8 +63,10 @@ int BounceStager::Prepare(int device) {
     void* h = nullptr;
     e = cudaHostAlloc(&h, chunk_, cudaHostAllocPortable);
     host_[i] = static_cast<uint8_t*>(h);
+  }
+  for (int i = 0; i < kPieces && e == cudaSuccess; ++i) {
     cudaEvent_t ev = nullptr;
-    if (e == cudaSuccess) e = cudaEventCreateWithFlags(&ev, cudaEventDisableTiming);
+    e = cudaEventCreateWithFlags(&ev, cudaEventDisableTiming);
     done_[i] = ev;
   }
   device_ = device;
@@ -83,8 +85,68 @@ uint64_t BounceStager::ChunkFor(uint64_t len) const {
   return std::clamp<uint64_t>(quarter, std::min<uint64_t>(64 << 10, chunk_), chunk_);
 }
 
-int64_t BounceStager::FromDevice(int device, uint64_t src, uint64_t len, const HostIo& write) {
+uint8_t* BounceStager::WholeBuffer(int device, int* err) {
+  if (int e = Prepare(device); e != 0) {
+    *err = -(kCudaErrorBase + e);
+    return nullptr;
+  }
+  return host_[0];
+}
+
+int BounceStager::CopyToDevice(uint64_t dst, const uint8_t* host, uint64_t len) {
+  const cudaError_t e =
+      cudaMemcpyAsync(reinterpret_cast<void*>(dst), host, len, cudaMemcpyHostToDevice, S(stream_));
+  return e == cudaSuccess ? 0 : int(CudaFail(e));
+}
+
+int BounceStager::Finish() {
+  const cudaError_t e = cudaStreamSynchronize(S(stream_));
+  return e == cudaSuccess ? 0 : int(CudaFail(e));
+}
+
+int64_t BounceStager::FromDevice(int device, uint64_t src, uint64_t len, const HostIo& write,
+                                 bool one_io) {
   if (int e = Prepare(device); e != 0) return -int64_t(kCudaErrorBase + e);
+  if (len > chunk_) return FromDeviceAlternating(src, len, write);
+  // It fits buffer 0: every piece's copy is queued at once, each to its own place, so the
+  // GPU runs ahead of the writes. Pieces grow from 64 KiB (x4): the first write waits only
+  // for a small copy, and few pieces mean few calls.
+  uint64_t ends[kPieces];
+  int pieces = 0;
+  for (uint64_t pos = 0, piece = one_io ? len : 64 << 10; pos < len; piece *= 4) {
+    const uint64_t end = pieces == kPieces - 1 || piece >= len - pos ? len : pos + piece;
+    cudaError_t e = cudaMemcpyAsync(host_[0] + pos, reinterpret_cast<const void*>(src + pos),
+                                    end - pos, cudaMemcpyDeviceToHost, S(stream_));
+    if (e == cudaSuccess) e = cudaEventRecord(E(done_[pieces]), S(stream_));
+    if (e != cudaSuccess) {
+      const int64_t fail = CudaFail(e);
+      (void)cudaStreamSynchronize(S(stream_));
+      return fail;  // nothing written yet
+    }
+    ends[pieces++] = end;
+    pos = end;
+  }
+  uint64_t moved = 0;
+  int64_t result = 0;
+  for (int k = 0; k < pieces; ++k) {
+    const uint64_t pos = k == 0 ? 0 : ends[k - 1], n = ends[k] - pos;
+    if (cudaError_t e = cudaEventSynchronize(E(done_[k])); e != cudaSuccess) {
+      result = CudaFail(e);
+      break;
+    }
+    const int64_t w = write(host_[0] + pos, n, pos);
+    if (w < 0) {
+      result = w;
+      break;
+    }
+    moved += uint64_t(w);
+    if (uint64_t(w) < n) break;
+  }
+  (void)cudaStreamSynchronize(S(stream_));  // an early stop leaves copies queued
+  return moved > 0 ? int64_t(moved) : result;
+}
+
+int64_t BounceStager::FromDeviceAlternating(uint64_t src, uint64_t len, const HostIo& write) {
   const uint64_t chunk = ChunkFor(len);  // this transfer's
   const uint64_t chunks = (len + chunk - 1) / chunk;
   auto copy = [&](uint64_t k) {
@@ -121,8 +183,39 @@ int64_t BounceStager::FromDevice(int device, uint64_t src, uint64_t len, const H
   return moved > 0 ? int64_t(moved) : result;
 }
 
-int64_t BounceStager::ToDevice(int device, uint64_t dst, uint64_t len, const HostIo& read) {
+int64_t BounceStager::ToDevice(int device, uint64_t dst, uint64_t len, const HostIo& read,
+                               bool one_io) {
   if (int e = Prepare(device); e != 0) return -int64_t(kCudaErrorBase + e);
+  if (len > chunk_) return ToDeviceAlternating(dst, len, read);
+  // It fits buffer 0: each piece is read to its own place and its copy queued at once;
+  // nothing waits for a copy until the end.
+  const uint64_t piece = one_io ? len : ChunkFor(len);
+  uint64_t moved = 0;
+  int64_t result = 0;
+  for (uint64_t pos = 0; pos < len; pos += piece) {
+    const uint64_t n = std::min(piece, len - pos);
+    const int64_t r = read(host_[0] + pos, n, pos);
+    if (r < 0) {
+      result = r;
+      break;
+    }
+    if (r > 0) {
+      const cudaError_t e = cudaMemcpyAsync(reinterpret_cast<void*>(dst + pos), host_[0] + pos,
+                                            uint64_t(r), cudaMemcpyHostToDevice, S(stream_));
+      if (e != cudaSuccess) {
+        result = CudaFail(e);
+        break;
+      }
+      moved += uint64_t(r);
+    }
+    if (uint64_t(r) < n) break;  // end of file
+  }
+  if (cudaError_t e = cudaStreamSynchronize(S(stream_)); e != cudaSuccess && result >= 0)
+    return CudaFail(e);
+  return moved > 0 || result == 0 ? int64_t(moved) : result;
+}
+
+int64_t BounceStager::ToDeviceAlternating(uint64_t dst, uint64_t len, const HostIo& read) {
   const uint64_t chunk = ChunkFor(len);  // this transfer's
   const uint64_t chunks = (len + chunk - 1) / chunk;
   uint64_t moved = 0;

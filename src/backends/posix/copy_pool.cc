@@ -15,6 +15,7 @@ namespace ferry::posix {
 // which returns once `unfinished` is 0 under mu_, never frees a job still in use.
 struct CopyPool::Job {
   const PosixRequest* req;
+  const PieceHook* hook;
   std::vector<Piece> pieces;
   size_t next = 0;                 // first piece not handed out
   size_t unfinished = 0;           // pieces not yet finished
@@ -67,6 +68,8 @@ void CopyPool::Work(Job* job, std::unique_lock<std::mutex>& lk) {
     if (job->next == job->pieces.size()) jobs_.erase(std::find(jobs_.begin(), jobs_.end(), job));
     lk.unlock();
     Status s = MovePiece(*job->req, p.op, p.start, p.len);
+    if (s.ok() && job->hook != nullptr)
+      s = job->hook->moved(job->hook->context, p.op, p.start, p.len);
     lk.lock();
     const uint64_t at = uint64_t(p.op) << 32 | p.start;
     if (!s.ok() && at < job->error_at) {
@@ -93,11 +96,12 @@ void CopyPool::HelperLoop() {
   }
 }
 
-Status CopyPool::Run(const PosixRequest& req) {
+Status CopyPool::Run(const PosixRequest& req, uint64_t read_piece, const PieceHook* hook) {
   Job job;
   job.req = &req;
+  job.hook = hook;
   // Pieces of a write are whole ops (max_request_size, at most 1 GiB, fits 32 bits).
-  const uint64_t piece = req.write ? UINT32_MAX : piece_;
+  const uint64_t piece = req.write ? UINT32_MAX : std::max<uint64_t>(read_piece, 4096);
   for (uint32_t i = 0; i < req.ops.size(); ++i) {
     const IoOp& op = req.ops[i];
     for (uint64_t start = 0; start < op.len; start += piece)

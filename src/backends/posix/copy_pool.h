@@ -38,7 +38,17 @@ class CopyPool {
   // alongside the helpers; returns OK or the error of the earliest op that failed, worded
   // as RunInline words it. After a failure, ops already handed out still finish (a write
   // may so land past the op that failed; the request fails either way).
-  Status Run(const PosixRequest& req);
+  Status Run(const PosixRequest& req) { return Run(req, piece_, nullptr); }
+
+  // Called by the thread that moved a piece, right after it moved (for a read, its bytes
+  // are at ops[op].buf + start); an error fails the request as the piece's own would.
+  struct PieceHook {
+    Status (*moved)(void* context, uint32_t op, uint32_t start, uint32_t len);
+    void* context;
+  };
+  // The same with reads split into pieces of about `piece` bytes, and `hook` (if not
+  // null) told of each piece.
+  Status Run(const PosixRequest& req, uint64_t piece, const PieceHook* hook);
 
  private:
   struct Piece {

@@ -148,8 +148,12 @@ Status PosixBackend::Prepare(const PrepareSpec& spec, std::span<const IoSegment>
   req->write = spec.op == XferOp::kWrite;
   req->vram = vram;
   size_t pieces = 0;
-  for (const auto& s : segments)
-    pieces += (s.len + options_.max_request_size - 1) / options_.max_request_size;
+  // VRAM ops are at most a bounce buffer each, so that the staging threads share the
+  // pieces of one large descriptor (file I/O is one thread's memory copy, or one I/O in
+  // flight, at a time per thread).
+  const uint64_t max_op = vram ? std::min(options_.max_request_size, options_.vram_bounce_size)
+                               : options_.max_request_size;
+  for (const auto& s : segments) pieces += (s.len + max_op - 1) / max_op;
   req->ops.reserve(pieces);
   for (const auto& s : segments) {
     const auto* file = static_cast<const FileMd*>(s.target_md);
@@ -160,9 +164,9 @@ Status PosixBackend::Prepare(const PrepareSpec& spec, std::span<const IoSegment>
     if (!aligned.ok()) return aligned;
     const int buf_index = vram ? -1 : static_cast<const DramMd*>(s.local_md)->buf_index;
     const uint64_t device = vram ? uint64_t(static_cast<const VramMd*>(s.local_md)->device) : 0;
-    // Large descriptors become several ops so one I/O never exceeds max_request_size.
+    // Large descriptors become several ops so one I/O never exceeds max_op.
     for (uint64_t done = 0; done < s.len;) {
-      const uint64_t n = std::min<uint64_t>(s.len - done, options_.max_request_size);
+      const uint64_t n = std::min<uint64_t>(s.len - done, max_op);
       IoOp io{};
       io.req = req.get();
       io.file = file;
@@ -180,6 +184,9 @@ Status PosixBackend::Prepare(const PrepareSpec& spec, std::span<const IoSegment>
   for (const auto& s : segments) bytes += s.len;
   if (vram) {
     req->run_inline = bytes <= options_.vram_inline_max;
+#ifdef FERRY_POSIX_VRAM
+    req->stage_whole = req->run_inline && CanStageWhole(*req, options_.vram_bounce_size);
+#endif
   } else {
     req->run_inline = options_.inline_max > 0 && CanRunInline(*req, options_.inline_max);
     // Reads of parallel_read_min split into pieces; writes of as much only across two files
@@ -195,21 +202,7 @@ Status PosixBackend::Post(BackendRequest* request, CompletionSink* sink) {
   auto* req = static_cast<PosixRequest*>(request);
 #ifdef FERRY_POSIX_VRAM
   if (req->run_inline && req->vram) {
-    std::unique_ptr<cuda::BounceStager> stager;
-    {
-      std::lock_guard lk(stagers_mu_);
-      if (!stagers_.empty()) {
-        stager = std::move(stagers_.back());
-        stagers_.pop_back();
-      }
-    }
-    if (!stager) stager = std::make_unique<cuda::BounceStager>(options_.vram_bounce_size);
-    Status s = RunVramInline(*req, stager.get());
-    {
-      std::lock_guard lk(stagers_mu_);
-      stagers_.push_back(std::move(stager));
-    }
-    sink->Complete(std::move(s));
+    sink->Complete(RunVramInlineRequest(*req));
     return Status::Ok();
   }
 #endif
@@ -221,6 +214,25 @@ Status PosixBackend::Post(BackendRequest* request, CompletionSink* sink) {
     SchedulerOf(*req).Post(req, sink);
   return Status::Ok();
 }
+
+#ifdef FERRY_POSIX_VRAM
+Status PosixBackend::RunVramInlineRequest(PosixRequest& req) {
+  std::unique_ptr<VramLend> lend;
+  {
+    std::lock_guard lk(stagers_mu_);
+    if (!stagers_.empty()) {
+      lend = std::move(stagers_.back());
+      stagers_.pop_back();
+    }
+  }
+  if (!lend) lend = std::make_unique<VramLend>(options_.vram_bounce_size);
+  Status s = req.stage_whole ? RunVramInlineRead(req, &lend->stager, &copy_pool_, &lend->staged)
+                             : RunVramInline(req, &lend->stager);
+  std::lock_guard lk(stagers_mu_);
+  stagers_.push_back(std::move(lend));
+  return s;
+}
+#endif
 
 void PosixBackend::Cancel(BackendRequest* request) {
   auto* req = static_cast<PosixRequest*>(request);

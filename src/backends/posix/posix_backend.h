@@ -23,8 +23,8 @@ struct PosixOptions {
   int64_t spin_us = 0;                      // a driving waiter's spin before it sleeps
   int64_t copy_threads = 3;                 // helpers of large inline reads (copy_pool.h)
   uint64_t parallel_read_min = 8ull << 20;  // inline reads from this size are split
-  int64_t vram_threads = 4;                 // VRAM staging workers (built with CUDA)
-  uint64_t vram_bounce_size = 4ull << 20;   // each worker's two pinned buffers
+  int64_t vram_threads = 8;                 // VRAM staging workers (built with CUDA)
+  uint64_t vram_bounce_size = 4ull << 20;   // each worker's two pinned buffers; VRAM op size
   uint64_t vram_inline_max = 2ull << 20;    // VRAM requests up to this run inside Post
 };
 
@@ -71,10 +71,16 @@ class PosixBackend final : public Backend, StorageNamespace, MemoryAllocator {
   std::unique_ptr<IoEngine> engine_;       // destroyed first: its threads call the scheduler
   std::unique_ptr<IoEngine> vram_engine_;  // null when built without CUDA
 #ifdef FERRY_POSIX_VRAM
-  // Stagers lent to posting threads for inline VRAM requests; grows to the most threads
-  // that ever posted at once.
+  // What an inline VRAM request borrows: a stager and a scratch request for its staged
+  // ops. Lent to posting threads; the list grows to the most that ever posted at once.
+  struct VramLend {
+    explicit VramLend(uint64_t bounce) : stager(bounce) {}
+    cuda::BounceStager stager;
+    PosixRequest staged;
+  };
+  Status RunVramInlineRequest(PosixRequest& req);
   std::mutex stagers_mu_;
-  std::vector<std::unique_ptr<cuda::BounceStager>> stagers_;
+  std::vector<std::unique_ptr<VramLend>> stagers_;
 #endif
 };
 

@@ -8,6 +8,7 @@
 #include "posix_types.h"
 #ifdef FERRY_POSIX_VRAM
 #include "bounce_stager.h"
+#include "copy_pool.h"
 #endif
 
 namespace ferry::posix {
@@ -27,6 +28,15 @@ std::unique_ptr<IoEngine> MakeVramEngine(IoSink* sink, unsigned threads,
 // A small VRAM request moved on the posting thread with a stager lent to it: no hand-off
 // to a staging thread and back, which costs more than the copy at a few MiB.
 Status RunVramInline(PosixRequest& req, cuda::BounceStager* stager);
+// Whether RunVramInlineRead can take `req`: a read from buffered files into one GPU's
+// memory that fits a stager buffer of `chunk` bytes.
+bool CanStageWhole(const PosixRequest& req, uint64_t chunk);
+// Such a read with its file reads in parallel: `pool` reads every op into the stager's
+// pinned buffer (laid out back to back, through `staged`, the caller's scratch request),
+// then one copy per run of ops contiguous on the device moves them to the GPU. Why: a
+// pipelined read must read each chunk before its copy starts, so one thread bounds it.
+Status RunVramInlineRead(const PosixRequest& req, cuda::BounceStager* stager, CopyPool* pool,
+                         PosixRequest* staged);
 #endif
 
 }  // namespace ferry::posix

@@ -77,7 +77,7 @@ class PosixPluginSpec final : public PluginSpec {
          {}},
         {"vram_threads",
          ParamType::kInt,
-         "4",
+         "8",
          "VRAM transfers: threads staging through pinned buffers (1..256; built with CUDA)",
          {},
          {}},
@@ -90,7 +90,8 @@ class PosixPluginSpec final : public PluginSpec {
         {"vram_bounce_size",
          ParamType::kSize,
          "4M",
-         "VRAM transfers: each staging thread's two pinned buffers (4K multiple, 64K..256M)",
+         "VRAM transfers: each staging thread's two pinned buffers, and the most one VRAM op "
+         "moves (4K multiple, 64K..256M)",
          {},
          {}},
     };

@@ -42,9 +42,10 @@ inline const FileMd& FileOf(const IoOp& op) {
 }
 
 struct PosixRequest final : kit::IoRequest {
-  bool run_inline = false;  // fixed at Prepare: Post moves the data itself (inline_io.h)
-  bool split = false;       // ... an inline request that the copy pool splits (copy_pool.h)
-  bool vram = false;        // local memory is VRAM: the staging engine's (vram_engine.cc)
+  bool run_inline = false;   // fixed at Prepare: Post moves the data itself (inline_io.h)
+  bool split = false;        // ... an inline request that the copy pool splits (copy_pool.h)
+  bool vram = false;         // local memory is VRAM: the staging engine's (vram_engine.cc)
+  bool stage_whole = false;  // ... an inline VRAM read that RunVramInlineRead takes
 };
 
 }  // namespace ferry::posix

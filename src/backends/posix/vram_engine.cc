@@ -15,6 +15,9 @@
 namespace ferry::posix {
 namespace {
 
+// Pieces of a staged-whole read (RunVramInlineRead): a 1 MiB read spreads over four threads.
+constexpr uint64_t kVramReadPiece = 256 << 10;
+
 // All `n` bytes, or what moved before end of file (reads) / an error; -errno if none.
 int64_t PositionalAll(bool write, int fd, uint8_t* buf, uint64_t n, uint64_t off) {
   uint64_t done = 0;
@@ -41,7 +44,10 @@ int64_t RunStaged(const IoOp& op, void* worker) {
   };
   const int device = int(op.engine_tag);
   const uint64_t addr = op.buf + op.done, len = op.len - op.done;
-  return write ? stager.FromDevice(device, addr, len, io) : stager.ToDevice(device, addr, len, io);
+  // O_DIRECT: one large I/O per op keeps the disk as busy as the DRAM path's do.
+  const bool one_io = op.file->direct;
+  return write ? stager.FromDevice(device, addr, len, io, one_io)
+               : stager.ToDevice(device, addr, len, io, one_io);
 }
 
 void* StartStager(void* bounce_size) {
@@ -76,6 +82,71 @@ Status RunVramInline(PosixRequest& req, cuda::BounceStager* stager) {
         return kit::OpPastEnd(op, op.done);  // O_DIRECT: a short read is end of file
     }
   }
+  return Status::Ok();
+}
+
+bool CanStageWhole(const PosixRequest& req, uint64_t chunk) {
+  if (req.write || req.ops.empty()) return false;
+  uint64_t total = 0;
+  for (const auto& op : req.ops) {
+    // O_DIRECT stays on the pipelined path: its short read at end of file leaves an
+    // unaligned offset that a parallel piece could not continue from.
+    if (op.file->direct || op.engine_tag != req.ops.front().engine_tag) return false;
+    total += op.len;
+  }
+  return total <= chunk;
+}
+
+namespace {
+
+// What the copy pool's threads need to send a piece they read on to the GPU.
+struct StagedRead {
+  const PosixRequest* req;     // device addresses
+  const PosixRequest* staged;  // where in the pinned buffer each op was read to
+  cuda::BounceStager* stager;
+  int device;
+};
+
+Status QueuePieceCopy(void* context, uint32_t op, uint32_t start, uint32_t len) {
+  const auto& r = *static_cast<const StagedRead*>(context);
+  std::string why;
+  if (!cuda::MakeCurrent(r.device, &why))  // a pool helper: any GPU may be current
+    return kit::OpEngineError(r.req->ops[op], start, why);
+  const int err =
+      r.stager->CopyToDevice(r.req->ops[op].buf + start,
+                             reinterpret_cast<const uint8_t*>(r.staged->ops[op].buf + start), len);
+  if (err != 0) return kit::OpEngineError(r.req->ops[op], start, cuda::StagingErrorText(-err));
+  return Status::Ok();
+}
+
+}  // namespace
+
+Status RunVramInlineRead(const PosixRequest& req, cuda::BounceStager* stager, CopyPool* pool,
+                         PosixRequest* staged) {
+  const IoOp& first = req.ops.front();
+  cuda::ScopedDevice scope(first.engine_tag);  // the caller's thread: keep its device
+  if (!scope.status().ok()) return scope.status();
+  int err = 0;
+  uint8_t* host = stager->WholeBuffer(int(first.engine_tag), &err);
+  if (host == nullptr) return kit::OpEngineError(first, 0, cuda::StagingErrorText(-err));
+  staged->write = false;
+  staged->ops.assign(req.ops.begin(), req.ops.end());
+  uint64_t pos = 0;
+  for (auto& op : staged->ops) {
+    op.req = staged;
+    op.done = 0;
+    op.buf = reinterpret_cast<uint64_t>(host) + pos;
+    pos += op.len;
+  }
+  // Each piece's copy to the GPU is queued by the thread that read it, so the copies run
+  // while other pieces are still being read.
+  StagedRead context{&req, staged, stager, int(first.engine_tag)};
+  const CopyPool::PieceHook hook{&QueuePieceCopy, &context};
+  Status s = pool->Run(*staged, kVramReadPiece, &hook);
+  // Wait even after a failure: no copy of ours may still read the buffer.
+  err = stager->Finish();
+  if (!s.ok()) return s;
+  if (err != 0) return kit::OpEngineError(first, 0, cuda::StagingErrorText(-err));
   return Status::Ok();
 }
 

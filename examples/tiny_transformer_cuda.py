@@ -131,8 +131,15 @@ def gathered(caches, slots):
 
 
 def main(path: str, backend: str = "GDS", device: str = "cuda"):
-    torch.backends.cuda.matmul.allow_tf32 = False
-    torch.backends.cudnn.allow_tf32 = False
+    saved = torch.backends.cuda.matmul.allow_tf32, torch.backends.cudnn.allow_tf32
+    torch.backends.cuda.matmul.allow_tf32 = torch.backends.cudnn.allow_tf32 = False
+    try:
+        return _run(path, backend, device)
+    finally:
+        torch.backends.cuda.matmul.allow_tf32, torch.backends.cudnn.allow_tf32 = saved
+
+
+def _run(path: str, backend: str, device: str):
     model, eng = TinyModel(device), engine(path, backend, device)
     prefix = np.random.default_rng(1).integers(0, VOCAB, 3 * CHUNK + 5).astype(np.int32)
     first = np.concatenate([prefix, np.array([5, 6, 7], np.int32)])
@@ -144,6 +151,7 @@ def main(path: str, backend: str = "GDS", device: str = "cuda"):
 
     caches = new_caches(device)  # the second request gets other blocks of a fresh cache
     logits, restored, computed, slots2 = serve(model, eng, second, caches, [3, 9, 0, 20], device)
+    assert restored == 3 * CHUNK, f"restored {restored} tokens, expected the prefix's {3 * CHUNK}"
     restored_kv = gathered(caches, slots2[:restored])
     assert torch.equal(restored_kv, computed_kv[:, :, :restored]), "restored KV differs"
 

@@ -3,6 +3,8 @@ and vLLM-paged KV stored and loaded back byte-equal on the GPU. Skipped without 
 GPU (CI); run on the GPU machine with FERRY_GDS_TEST_DIR on a block filesystem."""
 
 import os
+import pathlib
+import shutil
 import sys
 
 import pytest
@@ -28,8 +30,12 @@ extra_config:
 @pytest.fixture
 def gpu_dir(tmp_path_factory):
     base = os.environ.get("FERRY_GDS_TEST_DIR")
-    return tmp_path_factory.mktemp("gpu") if not base else \
-        __import__("pathlib").Path(base) / f"ferry-pygpu-{os.getpid()}"
+    if not base:
+        yield tmp_path_factory.mktemp("gpu")
+        return
+    path = pathlib.Path(base) / f"ferry-pygpu-{os.getpid()}"
+    yield path
+    shutil.rmtree(path, ignore_errors=True)  # ours alone: named by this process
 
 
 @pytest.mark.parametrize("backend", ["GDS", "GDS_MT", "POSIX"])

@@ -91,6 +91,9 @@ void VramRoundTrip(GdsHarness& h, uint64_t size, bool direct, uint64_t file_off)
   test::FillRandom(data.data(), size, size + file_off);
   ASSERT_TRUE(test::ToDevice(src.data(), data.data(), size));
   ASSERT_EQ(cudaMemset(dst.data(), 0x5A, size), cudaSuccess);
+  // cudaMemset may return before it ran, and the backends copy on streams of their own:
+  // as a caller must, finish writing the buffer before it goes into a transfer.
+  ASSERT_EQ(cudaDeviceSynchronize(), cudaSuccess);
   FERRY_ASSERT_OK(h.RegisterVram(src.data(), size));
   FERRY_ASSERT_OK(h.RegisterVram(dst.data(), size));
   const std::string name = "rt-" + std::to_string(size) + (direct ? "-d" : "-b");
@@ -145,6 +148,7 @@ void ManyDescriptors(GdsHarness& h, unsigned n, uint64_t seed) {
   test::FillRandom(data.data(), total, seed);
   ASSERT_TRUE(test::ToDevice(src.data(), data.data(), total));
   ASSERT_EQ(cudaMemset(dst.data(), 0, total), cudaSuccess);
+  ASSERT_EQ(cudaDeviceSynchronize(), cudaSuccess);  // as above: before the transfer
   FERRY_ASSERT_OK(h.RegisterVram(src.data(), total));
   FERRY_ASSERT_OK(h.RegisterVram(dst.data(), total));
   FERRY_ASSERT_OK(h.RegisterFile("many-" + std::to_string(n), 1, true));
@@ -368,14 +372,17 @@ TEST(PosixVram, RoundTripsOnTmpfsWhereCuFileCannotGo) {
   ASSERT_TRUE(shm.ok());
   std::unique_ptr<Agent> agent;
   FERRY_ASSERT_OK(test::MakeAgent(&agent));
-  // Staged on the posting thread (vram_inline_max) and by the staging threads (0).
-  for (const char* inline_max : {"2M", "0"}) {
-    SCOPED_TRACE(inline_max);
+  // Staged on the posting thread (vram_inline_max), by the staging threads (0), and with
+  // the defaults: reads up to 2 MiB then run in parallel 256 KiB pieces.
+  const Params kParams[] = {{{"vram_bounce_size", "64K"}, {"vram_inline_max", "2M"}},
+                            {{"vram_bounce_size", "64K"}, {"vram_inline_max", "0"}},
+                            {}};
+  for (const Params& params : kParams) {
+    SCOPED_TRACE(params.empty() ? "defaults" : params.at("vram_inline_max"));
     BackendId b;
-    FERRY_ASSERT_OK(agent->CreateBackend(
-        "POSIX", {{"vram_bounce_size", "64K"}, {"vram_inline_max", inline_max}}, &b));
-    // Sizes around the bounce size: one chunk, two, an odd tail.
-    for (uint64_t size : {4 * kKiB, 64 * kKiB, 128 * kKiB, 1 * kMiB + 333}) {
+    FERRY_ASSERT_OK(agent->CreateBackend("POSIX", params, &b));
+    // Sizes around the bounce size (one chunk, two, an odd tail) and the piece size.
+    for (uint64_t size : {4 * kKiB, 64 * kKiB, 128 * kKiB, 1 * kMiB + 333, 2 * kMiB}) {
       SCOPED_TRACE(size);
       DeviceBuffer src(size), dst(size);
       std::vector<uint8_t> data(size);
@@ -400,6 +407,39 @@ TEST(PosixVram, RoundTripsOnTmpfsWhereCuFileCannotGo) {
     }
     FERRY_ASSERT_OK(agent->DestroyBackend(b));
   }
+}
+
+// A 1 MiB read from a file of 600 KiB: four 256 KiB pieces read in parallel, the third
+// crossing end of file. It fails as out of range, and the bytes before end of file still
+// reach the GPU (they were read and copied before the failure was seen).
+TEST(PosixVram, AParallelReadPastEndOfFileIsOutOfRange) {
+  FERRY_REQUIRE_GPU();
+  test::TempDir shm(test::TempDir::Under{"/dev/shm"});
+  ASSERT_TRUE(shm.ok());
+  std::unique_ptr<Agent> agent;
+  FERRY_ASSERT_OK(test::MakeAgent(&agent));
+  BackendId b;
+  FERRY_ASSERT_OK(agent->CreateBackend("POSIX", {}, &b));
+  constexpr uint64_t kFile = 600 * kKiB, kRead = 1 * kMiB;
+  DeviceBuffer src(kFile), dst(kRead);
+  std::vector<uint8_t> data(kFile);
+  test::FillRandom(data.data(), kFile, 7);
+  ASSERT_TRUE(test::ToDevice(src.data(), data.data(), kFile));
+  RegHandle r1, r2, r;
+  FERRY_ASSERT_OK(test::RegisterOne(*agent, MemKind::kVram, VramDesc(src.data(), kFile), &r1));
+  FERRY_ASSERT_OK(test::RegisterOne(*agent, MemKind::kVram, VramDesc(dst.data(), kRead), &r2));
+  FERRY_ASSERT_OK(test::RegisterOne(*agent, MemKind::kFile,
+                                    FileByPath(shm.File("short"), 9, test::RwCreate()), &r));
+  FERRY_ASSERT_OK(RunXfer(*agent, XferOp::kWrite, VramList({{src.addr(), kFile, 0}}),
+                          FileList({{0, kFile, 9}})));
+  Status s =
+      RunXfer(*agent, XferOp::kRead, VramList({{dst.addr(), kRead, 0}}), FileList({{0, kRead, 9}}));
+  EXPECT_EQ(s.code(), Code::kOutOfRange) << s.ToString();
+  std::vector<uint8_t> back = test::FromDevice(dst.data(), kFile);
+  EXPECT_EQ(test::FirstDiff(back.data(), data.data(), 512 * kKiB), -1);
+  FERRY_ASSERT_OK(agent->DeregisterMem(r1));
+  FERRY_ASSERT_OK(agent->DeregisterMem(r2));
+  FERRY_ASSERT_OK(agent->DeregisterMem(r));
 }
 
 TEST(GdsBatchPool, ABusyPoolQueuesWorkInsteadOfFailing) {

@@ -32,9 +32,9 @@ Status RunVramInline(PosixRequest& req, cuda::BounceStager* stager);
 // memory that fits a stager buffer of `chunk` bytes.
 bool CanStageWhole(const PosixRequest& req, uint64_t chunk);
 // Such a read with its file reads in parallel: `pool` reads every op into the stager's
-// pinned buffer (laid out back to back, through `staged`, the caller's scratch request),
-// then one copy per run of ops contiguous on the device moves them to the GPU. Why: a
-// pipelined read must read each chunk before its copy starts, so one thread bounds it.
+// pinned buffer in pieces (laid out back to back, through `staged`, the caller's scratch
+// request), and the thread that read a piece queues its copy to the GPU at once. Why: a
+// pipelined read on one thread must read each chunk before its copy starts.
 Status RunVramInlineRead(const PosixRequest& req, cuda::BounceStager* stager, CopyPool* pool,
                          PosixRequest* staged);
 #endif

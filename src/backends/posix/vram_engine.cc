@@ -1,10 +1,13 @@
-// POSIX with VRAM (NIXL's POSIX refuses GPU memory): worker threads that each stage their
-// op through a pair of pinned bounce buffers (cuda_kit's BounceStager), copying one chunk
-// on a CUDA stream while the file I/O of the other runs. Several workers keep several ops
-// in flight, so a large transfer split at max_request_size overlaps too.
+// POSIX with VRAM (NIXL's POSIX refuses GPU memory): worker threads that each stage an op
+// (at most vram_bounce_size: PosixBackend::Prepare splits larger descriptors, so the
+// workers share them) through pinned buffers (cuda_kit's BounceStager), the GPU copies of
+// its pieces overlapped with its file I/O. Small requests are staged on the posting thread
+// instead (RunVramInline), and small reads from buffered files are read in parallel pieces
+// (RunVramInlineRead).
 #include <unistd.h>
 
 #include <cerrno>
+#include <thread>
 
 #include "bounce_stager.h"
 #include "device_memory.h"
@@ -105,12 +108,15 @@ struct StagedRead {
   const PosixRequest* staged;  // where in the pinned buffer each op was read to
   cuda::BounceStager* stager;
   int device;
+  std::thread::id poster;  // its ScopedDevice has made `device` current already
 };
 
 Status QueuePieceCopy(void* context, uint32_t op, uint32_t start, uint32_t len) {
   const auto& r = *static_cast<const StagedRead*>(context);
   std::string why;
-  if (!cuda::MakeCurrent(r.device, &why))  // a pool helper: any GPU may be current
+  // A pool helper (ours: any GPU may be current there). Not on the posting thread, whose
+  // device is the caller's and which MakeCurrent's per-thread cache must not claim.
+  if (std::this_thread::get_id() != r.poster && !cuda::MakeCurrent(r.device, &why))
     return kit::OpEngineError(r.req->ops[op], start, why);
   const int err =
       r.stager->CopyToDevice(r.req->ops[op].buf + start,
@@ -140,7 +146,7 @@ Status RunVramInlineRead(const PosixRequest& req, cuda::BounceStager* stager, Co
   }
   // Each piece's copy to the GPU is queued by the thread that read it, so the copies run
   // while other pieces are still being read.
-  StagedRead context{&req, staged, stager, int(first.engine_tag)};
+  StagedRead context{&req, staged, stager, int(first.engine_tag), std::this_thread::get_id()};
   const CopyPool::PieceHook hook{&QueuePieceCopy, &context};
   Status s = pool->Run(*staged, kVramReadPiece, &hook);
   // Wait even after a failure: no copy of ours may still read the buffer.

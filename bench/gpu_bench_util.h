@@ -45,6 +45,11 @@ struct FerryCase {
   uint64_t size;
   std::string path;
   bool direct;
+  // Cold memory (0: off): `buf` spans this many bytes, and each transfer moves the next
+  // `size` bytes of it (from *cursor on, wrapping), so no transfer's memory was touched
+  // recently and none sits in the CPU's caches as a buffer moved again and again does.
+  uint64_t span = 0;
+  uint64_t* cursor = nullptr;
 };
 
 // GB/s of `iters` transfers of c.size, one at a time (post, wait), cycling over kSlots
@@ -56,28 +61,35 @@ inline double FerryRound(const FerryCase& c, bool write, int iters) {
   ferry::BackendId b;
   Check(agent->CreateBackend(c.plugin, c.params, &b), c.plugin);
   const uint64_t addr = reinterpret_cast<uint64_t>(c.buf);
+  const bool cold = c.span > c.size && c.cursor != nullptr;
+  const uint64_t buffers = cold ? c.span / c.size : 1;
   ferry::RegHandle h;
-  Check(agent->RegisterMem({c.kind, {{addr, c.size, 0, ""}}}, &h), "register memory");
+  Check(agent->RegisterMem({c.kind, {{addr, buffers * c.size, 0, ""}}}, &h), "register memory");
   ferry::FileOpenFlags f;
   f.write = true;
   f.direct = c.direct;
   Check(agent->RegisterMem({ferry::MemKind::kFile, {ferry::FileByPath(c.path, 1, f)}}, &h),
         "register " + c.path);
-  std::vector<std::unique_ptr<ferry::Transfer>> xs(kSlots);
-  for (int i = 0; i < kSlots; ++i)
+  // Transfer i moves memory buffer i % buffers to file slot i % kSlots.
+  const uint64_t count = std::max<uint64_t>(kSlots, buffers);
+  std::vector<std::unique_ptr<ferry::Transfer>> xs(count);
+  for (uint64_t i = 0; i < count; ++i)
     Check(agent->CreateTransfer(write ? ferry::XferOp::kWrite : ferry::XferOp::kRead,
-                                {c.kind, {{addr, c.size, 0}}},
-                                {ferry::MemKind::kFile, {{i * c.size, c.size, 1}}}, "", &xs[i]),
+                                {c.kind, {{addr + i % buffers * c.size, c.size, 0}}},
+                                {ferry::MemKind::kFile, {{i % kSlots * c.size, c.size, 1}}}, "",
+                                &xs[i]),
           "CreateTransfer");
-  auto run = [&](int i) {
-    auto& x = xs[i % kSlots];
+  uint64_t next = cold ? *c.cursor : 0;
+  auto run = [&] {
+    auto& x = xs[next++ % count];
     Check(x->Post(), "Post");
     Check(x->Wait(std::chrono::seconds(60)), "Wait");
   };
-  for (int i = 0; i < kSlots; ++i) run(i);
+  for (int i = 0; i < kSlots; ++i) run();
   const auto t0 = Clock::now();
-  for (int i = 0; i < iters; ++i) run(i);
+  for (int i = 0; i < iters; ++i) run();
   const double s = std::chrono::duration<double>(Clock::now() - t0).count();
+  if (cold) *c.cursor = next;
   return double(c.size) * iters / s / 1e9;
 }
 

@@ -4,10 +4,16 @@
 //
 //   posix-vram-vs-dram DIR... [--sizes 1,32] [--iterations 24] [--rounds 3]
 //                      [--param KEY=VALUE ...]   (POSIX backend parameters, both sides)
+//                      [--cold-mib N]            (the cold DRAM side's span; 0: no cold side)
+//                      [--direct]                (open the files O_DIRECT; not for tmpfs)
+//                      [--pinned-dram]           (the hot DRAM side in cudaHostAlloc memory)
 //
-// For each directory (tmpfs and a disk, say), size in MiB and direction it prints each
-// round's GB/s, the median ratio VRAM/DRAM, and PASS at 0.9 or more. It also measures the
-// machine's pinned host<->device copy rate, the ceiling of any staged path.
+// For each directory (tmpfs and a disk, say), size in MiB and direction it prints the
+// median GB/s of VRAM, of DRAM moving one buffer again and again (hot: it stays in the
+// CPU's caches), and of DRAM moving each time a buffer not touched for the last N MiB
+// (cold, as a server's KV pool is; default 1024), the ratio VRAM/DRAM against both, and
+// PASS at 0.9 or more against the hot side. It also measures the machine's pinned
+// host<->device copy rate, the ceiling of any staged path.
 #include <cuda_runtime_api.h>
 #include <fcntl.h>
 #include <sys/mman.h>
@@ -50,16 +56,22 @@ int main(int argc, char** argv) {
   std::vector<std::string> dirs;
   std::vector<long> sizes = {1, 32};
   int iters = 24, rounds = 3;
+  long cold_mib = 1024;
+  bool direct = false, pinned_dram = false;
   ferry::Params params;  // for the POSIX backend, both sides
   for (int i = 1; i < argc; ++i) {
     const std::string a = argv[i];
-    if (a == "--param" && i + 1 < argc) {
+    if (a == "--direct" || a == "--pinned-dram") {
+      (a == "--direct" ? direct : pinned_dram) = true;
+    } else if (a == "--param" && i + 1 < argc) {
       const std::string kv = argv[++i];
       const size_t eq = kv.find('=');
       if (eq == std::string::npos) Die("--param wants KEY=VALUE, got '" + kv + "'");
       params[kv.substr(0, eq)] = kv.substr(eq + 1);
-    } else if ((a == "--sizes" || a == "--iterations" || a == "--rounds") && i + 1 < argc) {
+    } else if ((a == "--sizes" || a == "--iterations" || a == "--rounds" || a == "--cold-mib") &&
+               i + 1 < argc) {
       const std::string v = argv[++i];
+      if (a == "--cold-mib") cold_mib = std::atol(v.c_str());
       if (a == "--iterations") iters = std::atoi(v.c_str());
       if (a == "--rounds") rounds = std::atoi(v.c_str());
       if (a == "--sizes") {
@@ -77,17 +89,31 @@ int main(int argc, char** argv) {
   }
   if (dirs.empty())
     Die("usage: posix-vram-vs-dram DIR... [--sizes 1,32] [--iterations N] [--rounds N] "
-        "[--param KEY=VALUE ...]");
+        "[--param KEY=VALUE ...] [--cold-mib N] [--direct] [--pinned-dram]");
   for (long s : sizes)
     if (s < 1 || s > 4096) Die("sizes must be 1..4096 MiB");
   if (iters < 1 || iters > 100000 || rounds < 1 || rounds > 99) Die("bad --iterations/--rounds");
+  if (cold_mib < 0 || cold_mib > (1 << 20)) Die("--cold-mib must be 0..1048576");
   const uint64_t max = uint64_t(*std::max_element(sizes.begin(), sizes.end())) << 20;
   void* gpu = nullptr;
   if (cudaMalloc(&gpu, max) != cudaSuccess) Die("cudaMalloc");
   (void)cudaMemset(gpu, 0x3C, max);
-  void* host = mmap(nullptr, max, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
-  if (host == MAP_FAILED) Die("mmap");
+  void* host = nullptr;
+  if (pinned_dram) {
+    if (cudaHostAlloc(&host, max, cudaHostAllocPortable) != cudaSuccess) Die("cudaHostAlloc");
+  } else {
+    host = mmap(nullptr, max, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
+    if (host == MAP_FAILED) Die("mmap");
+  }
   std::memset(host, 0x3C, max);
+  const uint64_t cold_span = uint64_t(cold_mib) << 20;
+  void* cold = nullptr;
+  if (cold_span > 0) {
+    cold = mmap(nullptr, cold_span, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
+    if (cold == MAP_FAILED) Die("mmap of the cold span");
+    std::memset(cold, 0x3C, cold_span);
+  }
+  uint64_t cold_cursor = 0;
   std::printf("pinned copy, %lu MiB: host->device %.1f GB/s, device->host %.1f GB/s\n",
               (unsigned long)(max >> 20), PinnedCopyGBs(gpu, max, cudaMemcpyHostToDevice),
               PinnedCopyGBs(gpu, max, cudaMemcpyDeviceToHost));
@@ -100,24 +126,39 @@ int main(int argc, char** argv) {
       if (fd < 0 || ftruncate(fd, off_t(size * bench::kSlots)) != 0) Die("creating " + path);
       close(fd);
       for (bool write : {true, false}) {
-        std::vector<double> dram, vram;
+        std::vector<double> dram, vram, dram_cold;
         for (int r = 0; r < rounds; ++r) {
-          bench::FerryCase c{"POSIX", params, ferry::MemKind::kDram, host, size, path, false};
+          bench::FerryCase c{"POSIX", params, ferry::MemKind::kDram, host, size, path, direct};
           dram.push_back(bench::FerryRound(c, write, iters));
+          if (cold_span >= 2 * size) {
+            bench::FerryCase k = c;
+            k.buf = cold;
+            k.span = cold_span;
+            k.cursor = &cold_cursor;
+            dram_cold.push_back(bench::FerryRound(k, write, iters));
+          }
           c.kind = ferry::MemKind::kVram;
           c.buf = gpu;
           vram.push_back(bench::FerryRound(c, write, iters));
         }
         const double ratio = Median(vram) / Median(dram);
         failures += ratio < 0.9;
-        std::printf("%-10s %4ld MiB %-5s POSIX VRAM %.2f GB/s vs DRAM %.2f GB/s: ratio %.2f %s\n",
+        std::printf("%-10s %4ld MiB %-5s POSIX VRAM %.2f GB/s vs DRAM %.2f GB/s: ratio %.2f %s",
                     dir.c_str(), mib, write ? "write" : "read", Median(vram), Median(dram), ratio,
                     ratio >= 0.9 ? "PASS" : "FAIL (target 0.9)");
+        if (!dram_cold.empty())
+          std::printf("; cold DRAM %.2f GB/s: ratio %.2f", Median(dram_cold),
+                      Median(vram) / Median(dram_cold));
+        std::printf("\n");
       }
       unlink(path.c_str());
     }
   }
-  munmap(host, max);
+  if (pinned_dram)
+    cudaFreeHost(host);
+  else
+    munmap(host, max);
+  if (cold) munmap(cold, cold_span);
   cudaFree(gpu);
   return failures == 0 ? 0 : 2;
 }

@@ -1,6 +1,7 @@
 #include "bounce_stager.h"
 
 #include <cuda_runtime_api.h>
+#include <sys/mman.h>
 
 #include <algorithm>
 
@@ -12,6 +13,53 @@ namespace {
 int64_t CudaFail(cudaError_t e) {
   (void)cudaGetLastError();
   return -int64_t(kCudaErrorBase + int(e));
+}
+
+constexpr uint64_t kHugePage = 2 << 20;
+
+uint64_t HugeRound(uint64_t len) {
+  return (len + kHugePage - 1) & ~(kHugePage - 1);
+}
+
+// A bounce buffer: page-locked, and built of huge pages where the kernel gives them
+// (anonymous memory, 2 MiB aligned, MADV_HUGEPAGE, then cudaHostRegister). An O_DIRECT
+// request from it is then made of 2 MiB segments, as one from the DRAM path's buffers
+// (POSIX AllocMem) is, and the disk gets requests as large as the DRAM path's; from
+// 4 KiB pages a request is split after a few hundred KiB. cudaHostAlloc for buffers below
+// 2 MiB and where registering fails.
+cudaError_t AllocBounce(uint64_t len, uint8_t** out) {
+  const uint64_t size = HugeRound(len);
+  void* m = len < kHugePage ? MAP_FAILED
+                            : mmap(nullptr, size + kHugePage, PROT_READ | PROT_WRITE,
+                                   MAP_PRIVATE | MAP_ANONYMOUS | MAP_NORESERVE, -1, 0);
+  if (m != MAP_FAILED) {
+    // Keep the 2 MiB aligned part: the rest goes back.
+    auto* base = static_cast<uint8_t*>(m);
+    auto* p = reinterpret_cast<uint8_t*>(HugeRound(reinterpret_cast<uint64_t>(base)));
+    if (p > base) munmap(base, uint64_t(p - base));
+    if (uint64_t tail = uint64_t(base + size + kHugePage - (p + size)); tail > 0)
+      munmap(p + size, tail);
+    (void)madvise(p, size, MADV_HUGEPAGE);
+    if (cudaHostRegister(p, size, cudaHostRegisterPortable) == cudaSuccess) {
+      *out = p;
+      return cudaSuccess;
+    }
+    (void)cudaGetLastError();
+    munmap(p, size);
+  }
+  void* h = nullptr;
+  const cudaError_t e = cudaHostAlloc(&h, len, cudaHostAllocPortable);
+  *out = static_cast<uint8_t*>(h);
+  return e;
+}
+
+void FreeBounce(uint8_t* p, uint64_t len) {
+  if (len >= kHugePage && cudaHostUnregister(p) == cudaSuccess) {
+    munmap(p, HugeRound(len));
+    return;
+  }
+  (void)cudaGetLastError();  // not registered: it came from cudaHostAlloc
+  (void)cudaFreeHost(p);
 }
 
 cudaStream_t S(void* s) {
@@ -43,7 +91,7 @@ void BounceStager::Release() {
     if (stream_) (void)cudaStreamDestroy(S(stream_));
   }
   for (uint8_t* h : host_)
-    if (h) (void)cudaFreeHost(h);
+    if (h) FreeBounce(h, chunk_);
   host_[0] = host_[1] = nullptr;
   for (void*& e : done_) e = nullptr;
   stream_ = nullptr;
@@ -60,9 +108,7 @@ int BounceStager::Prepare(int device) {
   if (e == cudaSuccess) e = cudaStreamCreateWithFlags(&s, cudaStreamNonBlocking);
   stream_ = s;
   for (int i = 0; i < 2 && e == cudaSuccess; ++i) {
-    void* h = nullptr;
-    e = cudaHostAlloc(&h, chunk_, cudaHostAllocPortable);
-    host_[i] = static_cast<uint8_t*>(h);
+    e = AllocBounce(chunk_, &host_[i]);
   }
   for (int i = 0; i < kPieces && e == cudaSuccess; ++i) {
     cudaEvent_t ev = nullptr;

@@ -40,6 +40,7 @@ cudaError_t AllocBounce(uint64_t len, uint8_t** out) {
     if (uint64_t tail = uint64_t(base + size + kHugePage - (p + size)); tail > 0)
       munmap(p + size, tail);
     (void)madvise(p, size, MADV_HUGEPAGE);
+    (void)madvise(p, size, MADV_DONTFORK);  // a forked child never shares pinned pages
     if (cudaHostRegister(p, size, cudaHostRegisterPortable) == cudaSuccess) {
       *out = p;
       return cudaSuccess;

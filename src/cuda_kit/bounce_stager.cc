@@ -22,12 +22,11 @@ uint64_t HugeRound(uint64_t len) {
 }
 
 // A bounce buffer: page-locked, and built of huge pages where the kernel gives them
-// (anonymous memory, 2 MiB aligned, MADV_HUGEPAGE, then cudaHostRegister). An O_DIRECT
-// request from it is then made of 2 MiB segments, as one from the DRAM path's buffers
-// (POSIX AllocMem) is, and the disk gets requests as large as the DRAM path's; from
-// 4 KiB pages a request is split after a few hundred KiB. cudaHostAlloc for buffers below
-// 2 MiB and where registering fails.
-cudaError_t AllocBounce(uint64_t len, uint8_t** out) {
+// (anonymous memory, 2 MiB aligned, MADV_HUGEPAGE, then cudaHostRegister), as the DRAM
+// path's buffers from POSIX AllocMem are: an O_DIRECT request from either is then made of
+// 2 MiB pieces, whatever pages cudaHostAlloc's driver would have picked. cudaHostAlloc for
+// buffers below 2 MiB and where registering fails; *mapped says which, for FreeBounce.
+cudaError_t AllocBounce(uint64_t len, uint8_t** out, bool* mapped) {
   const uint64_t size = HugeRound(len);
   void* m = len < kHugePage ? MAP_FAILED
                             : mmap(nullptr, size + kHugePage, PROT_READ | PROT_WRITE,
@@ -43,6 +42,7 @@ cudaError_t AllocBounce(uint64_t len, uint8_t** out) {
     (void)madvise(p, size, MADV_DONTFORK);  // a forked child never shares pinned pages
     if (cudaHostRegister(p, size, cudaHostRegisterPortable) == cudaSuccess) {
       *out = p;
+      *mapped = true;
       return cudaSuccess;
     }
     (void)cudaGetLastError();
@@ -51,16 +51,18 @@ cudaError_t AllocBounce(uint64_t len, uint8_t** out) {
   void* h = nullptr;
   const cudaError_t e = cudaHostAlloc(&h, len, cudaHostAllocPortable);
   *out = static_cast<uint8_t*>(h);
+  *mapped = false;
   return e;
 }
 
-void FreeBounce(uint8_t* p, uint64_t len) {
-  if (len >= kHugePage && cudaHostUnregister(p) == cudaSuccess) {
+void FreeBounce(uint8_t* p, uint64_t len, bool mapped) {
+  if (mapped) {
+    (void)cudaHostUnregister(p);
     munmap(p, HugeRound(len));
-    return;
+  } else {
+    (void)cudaFreeHost(p);
   }
-  (void)cudaGetLastError();  // not registered: it came from cudaHostAlloc
-  (void)cudaFreeHost(p);
+  (void)cudaGetLastError();
 }
 
 cudaStream_t S(void* s) {
@@ -91,8 +93,8 @@ void BounceStager::Release() {
       if (e) (void)cudaEventDestroy(E(e));
     if (stream_) (void)cudaStreamDestroy(S(stream_));
   }
-  for (uint8_t* h : host_)
-    if (h) FreeBounce(h, chunk_);
+  for (int i = 0; i < 2; ++i)
+    if (host_[i]) FreeBounce(host_[i], chunk_, mapped_[i]);
   host_[0] = host_[1] = nullptr;
   for (void*& e : done_) e = nullptr;
   stream_ = nullptr;
@@ -109,7 +111,7 @@ int BounceStager::Prepare(int device) {
   if (e == cudaSuccess) e = cudaStreamCreateWithFlags(&s, cudaStreamNonBlocking);
   stream_ = s;
   for (int i = 0; i < 2 && e == cudaSuccess; ++i) {
-    e = AllocBounce(chunk_, &host_[i]);
+    e = AllocBounce(chunk_, &host_[i], &mapped_[i]);
   }
   for (int i = 0; i < kPieces && e == cudaSuccess; ++i) {
     cudaEvent_t ev = nullptr;

@@ -67,8 +67,9 @@ class BounceStager {
   const uint64_t chunk_;
   int device_ = -1;
   uint8_t* host_[2] = {nullptr, nullptr};
-  void* stream_ = nullptr;    // cudaStream_t
-  void* done_[kPieces] = {};  // cudaEvent_t: the copy of piece (or buffer) i finished
+  bool mapped_[2] = {false, false};  // host_[i] is registered mmap memory, not cudaHostAlloc's
+  void* stream_ = nullptr;           // cudaStream_t
+  void* done_[kPieces] = {};         // cudaEvent_t: the copy of piece (or buffer) i finished
 };
 
 }  // namespace ferry::cuda

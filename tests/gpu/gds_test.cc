@@ -410,8 +410,8 @@ TEST(PosixVram, RoundTripsOnTmpfsWhereCuFileCannotGo) {
 }
 
 // A 1 MiB read from a file of 600 KiB: four 256 KiB pieces read in parallel, the third
-// crossing end of file. It fails as out of range, and the bytes before end of file still
-// reach the GPU (they were read and copied before the failure was seen).
+// crossing end of file. It fails as out of range, and the two whole pieces before the
+// short one still reach the GPU (they were read and copied before the failure was seen).
 TEST(PosixVram, AParallelReadPastEndOfFileIsOutOfRange) {
   FERRY_REQUIRE_GPU();
   test::TempDir shm(test::TempDir::Under{"/dev/shm"});

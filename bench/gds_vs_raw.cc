@@ -2,6 +2,8 @@
 // the same GPU buffer, the same file and the same sizes, in alternating rounds.
 //
 //   gds-vs-raw DIR [SIZE_MIB=32] [ITERATIONS=24] [ROUNDS=3]
+//              [--modes direct,buffered] [--ops write,read]
+//              [--gds-param K=V ...] [--mt-param K=V ...]
 //
 // DIR must be on a block-device filesystem (cuFile refuses tmpfs). For each file mode
 // (O_DIRECT, buffered) and direction it uses a working set of 8 x SIZE in one file and
@@ -14,8 +16,10 @@
 #include <fcntl.h>
 #include <unistd.h>
 
+#include <CLI/CLI.hpp>
 #include <cstdio>
 #include <cstdlib>
+#include <sstream>
 #include <string>
 #include <utility>
 #include <vector>
@@ -60,21 +64,59 @@ double RawRound(const Setup& st, bool write, int iters) {
   return double(st.size) * iters / s / 1e9;
 }
 
-double FerryRound(const Setup& st, const char* plugin, bool write, int iters) {
-  return bench::FerryRound({plugin, {}, ferry::MemKind::kVram, st.gpu, st.size, st.path, st.direct},
-                           write, iters);
+double FerryRound(const Setup& st, const char* plugin, const ferry::Params& params, bool write,
+                  int iters) {
+  return bench::FerryRound(
+      {plugin, params, ferry::MemKind::kVram, st.gpu, st.size, st.path, st.direct}, write, iters);
+}
+
+// KEY=VALUE strings as backend parameters.
+ferry::Params ParseParams(const std::vector<std::string>& kvs, const char* flag) {
+  ferry::Params p;
+  for (const auto& kv : kvs) {
+    const auto eq = kv.find('=');
+    if (eq == std::string::npos || eq == 0)
+      Die(std::string(flag) + " wants KEY=VALUE, got '" + kv + "'");
+    p[kv.substr(0, eq)] = kv.substr(eq + 1);
+  }
+  return p;
+}
+
+std::vector<std::string> SplitList(const std::string& list) {
+  std::vector<std::string> out;
+  std::stringstream in(list);
+  for (std::string item; std::getline(in, item, ',');) out.push_back(item);
+  return out;
 }
 
 }  // namespace
 
 int main(int argc, char** argv) {
-  if (argc < 2) Die("usage: gds-vs-raw DIR [SIZE_MIB=32] [ITERATIONS=24] [ROUNDS=3]");
-  const std::string dir = argv[1];
-  const long mib = argc > 2 ? std::atol(argv[2]) : 32;
-  const int iters = argc > 3 ? std::atoi(argv[3]) : 24;
-  const int rounds = argc > 4 ? std::atoi(argv[4]) : 3;
-  if (mib < 1 || mib > 4096 || iters < 1 || iters > 100000 || rounds < 1 || rounds > 99)
-    Die("SIZE_MIB must be 1..4096, ITERATIONS 1..100000, ROUNDS 1..99");
+  CLI::App app{"GDS and GDS_MT against a raw cuFile loop, VRAM <-> FILE"};
+  std::string dir, modes = "direct,buffered", ops = "write,read";
+  long mib = 32;
+  int iters = 24, rounds = 3;
+  std::vector<std::string> gds_kv, mt_kv;
+  app.add_option("dir", dir, "directory on a block-device filesystem")->required();
+  app.add_option("size_mib", mib, "MiB per transfer")->check(CLI::Range(1, 4096));
+  app.add_option("iterations", iters, "timed transfers per round")->check(CLI::Range(1, 100000));
+  app.add_option("rounds", rounds, "rounds, raw / GDS / GDS_MT in turn")->check(CLI::Range(1, 99));
+  app.add_option("--modes", modes, "file modes: direct, buffered (comma-separated)");
+  app.add_option("--ops", ops, "directions: write, read (comma-separated)");
+  app.add_option("--gds-param", gds_kv, "KEY=VALUE for the GDS backend (repeatable)");
+  app.add_option("--mt-param", mt_kv, "KEY=VALUE for the GDS_MT backend (repeatable)");
+  CLI11_PARSE(app, argc, argv);
+  const ferry::Params gds_params = ParseParams(gds_kv, "--gds-param");
+  const ferry::Params mt_params = ParseParams(mt_kv, "--mt-param");
+  std::vector<bool> directs, writes;
+  for (const auto& m : SplitList(modes)) {
+    if (m != "direct" && m != "buffered") Die("--modes takes direct and buffered, got '" + m + "'");
+    directs.push_back(m == "direct");
+  }
+  for (const auto& o : SplitList(ops)) {
+    if (o != "write" && o != "read") Die("--ops takes write and read, got '" + o + "'");
+    writes.push_back(o == "write");
+  }
   const uint64_t size = uint64_t(mib) << 20;
   void* gpu = nullptr;
   if (cudaMalloc(&gpu, size) != cudaSuccess) Die("cudaMalloc");
@@ -85,19 +127,23 @@ int main(int argc, char** argv) {
   int failures = 0;
   std::printf("gds-vs-raw: %ld MiB per transfer, %d transfers per round, %d rounds\n", mib, iters,
               rounds);
-  for (bool direct : {true, false}) {
+  for (bool direct : directs) {
     Setup st{dir + (direct ? "/gds-vs-raw.direct" : "/gds-vs-raw.buffered"), direct, size, gpu};
     int fd = open(st.path.c_str(), O_RDWR | O_CREAT, 0600);
     if (fd < 0 || ftruncate(fd, off_t(size * kSlots)) != 0) Die("creating " + st.path);
     close(fd);
-    for (bool write : {true, false}) {
+    for (bool write : writes) {
       const char* op = write ? "write" : "read";
       const char* mode = direct ? "O_DIRECT" : "buffered";
       std::vector<double> raw, gds, mt;
       for (int r = 0; r < rounds; ++r) {
-        raw.push_back(RawRound(st, write, iters));
-        gds.push_back(FerryRound(st, "GDS", write, iters));
-        mt.push_back(FerryRound(st, "GDS_MT", write, iters));
+        // Which side goes first rotates, so none always runs on the warmest cache.
+        for (int k = 0; k < 3; ++k) {
+          const int side = (r + k) % 3;
+          if (side == 0) raw.push_back(RawRound(st, write, iters));
+          if (side == 1) gds.push_back(FerryRound(st, "GDS", gds_params, write, iters));
+          if (side == 2) mt.push_back(FerryRound(st, "GDS_MT", mt_params, write, iters));
+        }
         std::printf("  %-8s %-5s round %d: raw %.2f GB/s, GDS %.2f, GDS_MT %.2f\n", mode, op, r + 1,
                     raw.back(), gds.back(), mt.back());
       }

@@ -1,7 +1,8 @@
 // An IoEngine made of worker threads that each run one op at a time with a synchronous
 // call the backend supplies (pread/pwrite for POSIX, cuFileRead/cuFileWrite for GDS_MT).
-// The queue is FIFO; an op of a cancelled request is reported -ECANCELED unrun; -EAGAIN
-// from the call puts the op back at the end of the queue.
+// The queue is FIFO, and the worker woken for an op is the one idle for the shortest time;
+// an op of a cancelled request is reported -ECANCELED unrun; -EAGAIN from the call puts the
+// op back at the end of the queue.
 #pragma once
 
 #include <memory>

@@ -5,7 +5,11 @@
 // that the fused gather+hash kernel writes the same payload and digests as the gather and
 // hash kernels one after the other (exit 1 if not).
 //
-//   kv-codec-cost [--iterations 200]
+// With --chunks N each run takes the next of N chunks (its own blocks of the KV cache and
+// its own page), so at N = 16 (1 GiB in all) no run finds its bytes in the GPU's L2 cache,
+// as the engine's calls do not; with N = 1 every run moves the same bytes.
+//
+//   kv-codec-cost [--iterations 200] [--chunks 1]
 #include <cuda_runtime_api.h>
 
 #include <CLI/CLI.hpp>
@@ -78,14 +82,17 @@ double CallUs(int iters, const std::function<void()>& call) {
 int main(int argc, char** argv) {
   CLI::App app("kv-codec-cost: the KV engine's GPU gather, checksum and scatter per chunk");
   int iters = 200;
+  uint32_t chunks = 1;
   app.add_option("--iterations", iters, "timed runs per row")->check(CLI::Range(1, 100000));
+  app.add_option("--chunks", chunks, "chunks taken in turn (16: none in L2)")
+      ->check(CLI::Range(1, 64));
   CLI11_PARSE(app, argc, argv);
 
   const uint64_t rb = kLlama.RowBytes();
   const uint32_t runs = kLlama.planes() * kLlama.layers;
   const uint64_t len = kTokens * kLlama.BytesPerToken();
   const uint64_t blocks = ferry::kv::AlignUp(len) / ferry::kv::gpu::kHashBlock;
-  const uint64_t cache_blocks = kTokens / kBlockTokens + 4;
+  const uint64_t cache_blocks = chunks * (kTokens / kBlockTokens) + 4;
   const uint64_t plane = cache_blocks * kBlockTokens * rb;
 
   // KV: per layer [2, blocks, 16, row] of random bytes, the chunk's blocks shuffled.
@@ -108,18 +115,22 @@ int main(int argc, char** argv) {
   std::vector<uint64_t> order(cache_blocks);
   std::iota(order.begin(), order.end(), 0);
   std::shuffle(order.begin(), order.end(), rng);
-  std::vector<int64_t> map(kTokens);
-  for (uint64_t t = 0; t < kTokens; ++t)
+  // Chunk c's tokens are slots of blocks order[16 c .. 16 c + 15].
+  const uint64_t all_tokens = uint64_t{chunks} * kTokens;
+  std::vector<int64_t> map(all_tokens);
+  for (uint64_t t = 0; t < all_tokens; ++t)
     map[t] = static_cast<int64_t>(order[t / kBlockTokens] * kBlockTokens + t % kBlockTokens);
-  auto* slots = static_cast<int64_t*>(DeviceAlloc(kTokens * 8));
-  CudaCheck(cudaMemcpy(slots, map.data(), kTokens * 8, cudaMemcpyHostToDevice), "slots");
+  auto* all_slots = static_cast<int64_t*>(DeviceAlloc(all_tokens * 8));
+  CudaCheck(cudaMemcpy(all_slots, map.data(), all_tokens * 8, cudaMemcpyHostToDevice), "slots");
+  int64_t* slots = all_slots;
   auto* dev_bases = static_cast<uint64_t*>(DeviceAlloc(runs * 8));
   CudaCheck(cudaMemcpy(dev_bases, bases.data(), runs * 8, cudaMemcpyHostToDevice), "bases");
 
   const uint64_t page_bytes = ferry::kv::kHeaderBytes + blocks * ferry::kv::gpu::kHashBlock;
-  auto* page = static_cast<uint8_t*>(DeviceAlloc(page_bytes));
+  std::vector<uint8_t*> pages(chunks);
+  for (auto& p : pages) p = static_cast<uint8_t*>(DeviceAlloc(page_bytes));
   auto* other = static_cast<uint8_t*>(DeviceAlloc(page_bytes));
-  uint8_t* payload = page + ferry::kv::kHeaderBytes;
+  uint8_t* payload = pages[0] + ferry::kv::kHeaderBytes;
   auto* digests = static_cast<uint64_t*>(DeviceAlloc(blocks * 8 * 2));
   auto* flag = static_cast<uint32_t*>(DeviceAlloc(4));
   CudaCheck(cudaMemset(flag, 0, 4), "cudaMemset");
@@ -172,43 +183,66 @@ int main(int argc, char** argv) {
   };
   std::printf(
       "\nllama-3.1-8b chunk: %llu tokens, %llu bytes, %u runs of %llu-byte rows, "
-      "median of %d\n\n",
+      "median of %d, %u chunk(s) in turn\n\n",
       static_cast<unsigned long long>(kTokens), static_cast<unsigned long long>(len), runs,
-      static_cast<unsigned long long>(rb), iters);
+      static_cast<unsigned long long>(rb), iters, chunks);
+  // Each launch or call below first takes the next chunk: its slots and its page.
+  uint32_t turn = 0;
+  auto next = [&] {
+    turn = (turn + 1) % chunks;
+    slots = all_slots + uint64_t{turn} * kTokens;
+    rows.slots = slots;
+    payload = pages[turn] + ferry::kv::kHeaderBytes;
+  };
   std::printf("| %-44s | %8s | %7s |\n|---|---|---|\n", "what", "us", "GB/s");
   using namespace ferry::kv::gpu;
   row("cudaMemcpyAsync device to device (baseline)", KernelUs(stream, iters, [&] {
+        next();
         return cudaMemcpyAsync(other, payload, len, cudaMemcpyDeviceToDevice, stream);
       }));
   row("kernel: gather", KernelUs(stream, iters, [&] {
+        next();
         return LaunchGather(dev_bases, runs, kTokens, rows, payload, flag, stream);
       }));
   row("kernel: block hashes", KernelUs(stream, iters, [&] {
+        next();
         return LaunchBlockHashes(payload, blocks, secret, digests, stream);
       }));
   row("kernel: gather + block hashes fused", KernelUs(stream, iters, [&] {
+        next();
         return LaunchGatherHashes(dev_bases, runs, kTokens, rows, payload, blocks, secret, digests,
                                   flag, stream);
       }));
   row("kernel: scatter", KernelUs(stream, iters, [&] {
+        next();
         return LaunchScatter(dev_bases, runs, kTokens, rows, payload, flag, stream);
       }));
 
   std::unique_ptr<ferry::kv::DeviceCodec> codec;
-  Check(ferry::kv::OpenDeviceCodec(0, 1, len, runs, &codec), "OpenDeviceCodec");
-  const KvLayout kv =
-      KvLayout::Paged(k, v, slots, kTokens, kBlockTokens, cache_blocks).OnGpu(0, stream);
-  Check(codec->CheckLayout(kv, kLlama), "CheckLayout");
-  uint64_t sum = 0, again = 0;
+  Check(ferry::kv::OpenDeviceCodec(0, chunks, len, runs, &codec), "OpenDeviceCodec");
+  std::vector<KvLayout> kv;
+  for (uint32_t c = 0; c < chunks; ++c) {
+    kv.push_back(KvLayout::Paged(k, v, all_slots + uint64_t{c} * kTokens, kTokens, kBlockTokens,
+                                 cache_blocks)
+                     .OnGpu(0, stream));
+    Check(codec->CheckLayout(kv.back(), kLlama), "CheckLayout");
+  }
+  std::vector<uint64_t> sums(chunks), again(chunks);
   row("codec Gather() (store: gather, hash, wait)", CallUs(iters, [&] {
-        Check(codec->Gather(kv, kLlama, 0, kTokens, 0, payload, &sum), "Gather");
+        next();
+        Check(codec->Gather(kv[turn], kLlama, 0, kTokens, turn, payload, &sums[turn]), "Gather");
       }));
   std::vector<uint8_t> header(ferry::kv::kHeaderBytes);
   row("codec Checksum() (load: header, hash, wait)", CallUs(iters, [&] {
-        Check(codec->Checksum(0, payload, len, stream, &again, header.data()), "Checksum");
+        next();
+        Check(codec->Checksum(turn, payload, len, stream, &again[turn], header.data()), "Checksum");
       }));
-  if (again != sum) Die("Checksum() disagrees with Gather()");
-  row("codec Scatter() (load: scatter, wait)",
-      CallUs(iters, [&] { Check(codec->Scatter(payload, kLlama, 0, kTokens, 0, kv), "Scatter"); }));
+  for (uint32_t c = 0; c < chunks; ++c) {
+    if (iters + 3 >= int(chunks) && again[c] != sums[c]) Die("Checksum() disagrees with Gather()");
+  }
+  row("codec Scatter() (load: scatter, wait)", CallUs(iters, [&] {
+        next();
+        Check(codec->Scatter(payload, kLlama, 0, kTokens, turn, kv[turn]), "Scatter");
+      }));
   return 0;
 }

@@ -9,16 +9,22 @@
 // its own page), so at N = 16 (1 GiB in all) no run finds its bytes in the GPU's L2 cache,
 // as the engine's calls do not; with N = 1 every run moves the same bytes.
 //
-//   kv-codec-cost [--iterations 200] [--chunks 1]
+// With --busy N, N threads copy 4 MiB pieces device -> pinned host (each on a stream of its
+// own, waiting for each copy) and then host -> host, over and over, while the rows are
+// timed: what a storage backend's staging threads do beside the engine's codec calls.
+//
+//   kv-codec-cost [--iterations 200] [--chunks 1] [--busy 0]
 #include <cuda_runtime_api.h>
 
 #include <CLI/CLI.hpp>
+#include <atomic>
 #include <chrono>
 #include <cstdio>
 #include <cstring>
 #include <functional>
 #include <numeric>
 #include <random>
+#include <thread>
 #include <vector>
 
 #include "ferry/kv/engine.h"
@@ -77,6 +83,41 @@ double CallUs(int iters, const std::function<void()>& call) {
   return bench::Median(us);
 }
 
+// Threads copying device -> host -> host until stopped (--busy).
+class BusyCopies {
+ public:
+  explicit BusyCopies(int n) {
+    for (int i = 0; i < n; ++i) threads_.emplace_back([this] { Loop(); });
+  }
+  ~BusyCopies() {
+    stop_ = true;
+    for (auto& t : threads_) t.join();
+  }
+
+ private:
+  void Loop() {
+    constexpr uint64_t kPiece = 4 << 20;
+    CudaCheck(cudaSetDevice(0), "cudaSetDevice");
+    void* dev = DeviceAlloc(kPiece);
+    void* pinned = nullptr;
+    CudaCheck(cudaHostAlloc(&pinned, kPiece, cudaHostAllocDefault), "cudaHostAlloc");
+    std::vector<uint8_t> sink(kPiece);
+    cudaStream_t s;
+    CudaCheck(cudaStreamCreateWithFlags(&s, cudaStreamNonBlocking), "cudaStreamCreate");
+    while (!stop_) {
+      CudaCheck(cudaMemcpyAsync(pinned, dev, kPiece, cudaMemcpyDeviceToHost, s), "busy copy");
+      CudaCheck(cudaStreamSynchronize(s), "busy sync");
+      std::memcpy(sink.data(), pinned, kPiece);
+    }
+    cudaStreamDestroy(s);
+    cudaFreeHost(pinned);
+    cudaFree(dev);
+  }
+
+  std::atomic<bool> stop_{false};
+  std::vector<std::thread> threads_;
+};
+
 }  // namespace
 
 int main(int argc, char** argv) {
@@ -86,6 +127,9 @@ int main(int argc, char** argv) {
   app.add_option("--iterations", iters, "timed runs per row")->check(CLI::Range(1, 100000));
   app.add_option("--chunks", chunks, "chunks taken in turn (16: none in L2)")
       ->check(CLI::Range(1, 64));
+  int busy = 0;
+  app.add_option("--busy", busy, "threads copying device -> host beside the rows")
+      ->check(CLI::Range(0, 64));
   CLI11_PARSE(app, argc, argv);
 
   const uint64_t rb = kLlama.RowBytes();
@@ -183,9 +227,10 @@ int main(int argc, char** argv) {
   };
   std::printf(
       "\nllama-3.1-8b chunk: %llu tokens, %llu bytes, %u runs of %llu-byte rows, "
-      "median of %d, %u chunk(s) in turn\n\n",
+      "median of %d, %u chunk(s) in turn, %d busy copy thread(s)\n\n",
       static_cast<unsigned long long>(kTokens), static_cast<unsigned long long>(len), runs,
-      static_cast<unsigned long long>(rb), iters, chunks);
+      static_cast<unsigned long long>(rb), iters, chunks, busy);
+  BusyCopies background(busy);
   // Each launch or call below first takes the next chunk: its slots and its page.
   uint32_t turn = 0;
   auto next = [&] {

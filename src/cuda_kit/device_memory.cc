@@ -175,7 +175,7 @@ void FreeDevice(void* ptr, uint64_t dev_id) {
 Status AllocPinned(uint64_t len, void** out) {
   std::string why;
   if (DeviceCount(&why) == 0) return Unsupported("pinned host memory: " + why);
-  const cudaError_t e = cudaHostAlloc(out, len, cudaHostAllocPortable);
+  const cudaError_t e = cudaHostAlloc(out, len, cudaHostAllocPortable | cudaHostAllocMapped);
   if (e == cudaSuccess) return Status::Ok();
   (void)cudaGetLastError();
   const std::string m =

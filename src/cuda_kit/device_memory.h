@@ -26,7 +26,8 @@ Status CheckDeviceRange(uint64_t addr, uint64_t len, uint64_t dev_id);
 Status AllocDevice(uint64_t len, uint64_t dev_id, void** out);
 void FreeDevice(void* ptr, uint64_t dev_id);
 
-// Page-locked host memory (cudaHostAlloc, portable): DMA-able by every GPU.
+// Page-locked host memory (cudaHostAlloc, portable and mapped): DMA-able by every GPU, and
+// kernels may address it (cudaHostGetDevicePointer).
 Status AllocPinned(uint64_t len, void** out);
 void FreePinned(void* ptr);
 

@@ -2,7 +2,10 @@
 // gathered from the caller's GPU KV into a device page and scattered back by kernels on
 // the caller's stream, checksummed on the GPU (ChecksumKind::kBlockXxh3: only eight bytes
 // per 4 KiB block come to the host), and headers move between host and page. No payload
-// byte crosses to the host on this path.
+// byte crosses to the host on this path. The per-chunk results (digests, the bad-slot flag,
+// headers) travel through mapped host memory, written and read by kernels, never by
+// copy-engine transfers: those queue behind a storage backend's bulk copies to and from
+// other pages, which made each call wait for them.
 //
 // Ownership: the file store opens one per engine and owns it; pages are the store's.
 // Thread safety: calls for different pages may run at once from any threads.
@@ -41,6 +44,10 @@ class DeviceCodec {
   // GPU is done (the page may be reused then).
   virtual Status Scatter(const uint8_t* payload, const KvGeometry& g, uint64_t t0, uint32_t n,
                          uint32_t page, const KvLayout& kv) = 0;
+
+  // Copies the kHeaderBytes at `header` (host memory) to `dst`, the start of page `page`,
+  // on `stream` (null: this thread's), and returns once the GPU is done.
+  virtual Status PutHeader(uint32_t page, uint8_t* dst, const uint8_t* header, void* stream) = 0;
 
   // Synchronous copies between host memory and device memory of this GPU.
   virtual Status ToDevice(void* dst, const void* src, uint64_t len) = 0;

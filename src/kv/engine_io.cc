@@ -112,7 +112,7 @@ Status EngineImpl::WriteChunkFromGpu(DeviceCodec& codec, const KvLayout& kv, con
   std::vector<uint8_t> header(kHeaderBytes);
   EncodeHeader(MakeHeader(key, n, payload, checksum, generation, ChecksumKind::kBlockXxh3),
                header.data());
-  s = codec.ToDevice(dev, header.data(), kHeaderBytes);
+  s = codec.PutHeader(page, dev, header.data(), kv.stream);
   if (!s.ok()) return s;
   *tail = ChunkTail{payload, 0, checksum, true};
   const IoRange all{0, StoredBytes(payload)};

@@ -1,6 +1,8 @@
-// DeviceCodec over the CUDA runtime: per-page tables of run addresses, block digests and
-// a bad-slot flag, in device memory with pinned host mirrors, so a call is a few async
-// copies and launches on the caller's stream and one synchronize.
+// DeviceCodec over the CUDA runtime: per page a table of run addresses in device memory
+// (with a host mirror, uploaded when it changes), and block digests, a bad-slot flag and
+// a header in mapped pinned host memory that the kernels write and read directly, so a
+// call is one or two launches on the caller's stream and one synchronize, and never
+// waits in a copy engine's queue behind a backend's transfers.
 #define XXH_STATIC_LINKING_ONLY  // XXH3_generateSecret_fromSeed
 #include <cuda_runtime_api.h>
 #include <xxhash.h>
@@ -35,7 +37,7 @@ class CudaCodec final : public DeviceCodec {
   ~CudaCodec() override {
     cuda::ScopedDevice on(device_);
     if (copy_stream_ != nullptr) cudaStreamDestroy(copy_stream_);
-    if (dev_ != nullptr) cuda::FreeDevice(dev_, device_);
+    if (tables_ != nullptr) cuda::FreeDevice(tables_, device_);
     if (host_ != nullptr) cuda::FreePinned(host_);
   }
 
@@ -50,11 +52,15 @@ class CudaCodec final : public DeviceCodec {
     }
     max_runs_ = max_runs;
     blocks_ = AlignUp(page_bytes) / gpu::kHashBlock;
-    // Per page: run table, digests, flag (8 bytes), a header (used on the host side only).
+    // Per page in host memory: the run table's mirror, digests, flag (8 bytes), a header;
+    // in device memory: the run table.
     stride_ = (uint64_t{max_runs} + blocks_ + 1) * 8 + kHeaderBytes;
-    Status s = cuda::AllocDevice(stride_ * std::max<uint32_t>(pages, 1), device, &dev_);
-    if (s.ok()) s = cuda::AllocPinned(stride_ * std::max<uint32_t>(pages, 1), &host_);
+    const uint32_t n = std::max<uint32_t>(pages, 1);
+    Status s = cuda::AllocDevice(uint64_t{max_runs} * 8 * n, device, &tables_);
+    if (s.ok()) s = cuda::AllocPinned(stride_ * n, &host_);
     if (!s.ok()) return s.WithContext("allocating the GPU checksum tables");
+    if (const cudaError_t err = cudaHostGetDevicePointer(&mapped_, host_, 0); err != cudaSuccess)
+      return GpuError("mapping the checksum tables", err);
     uploaded_.assign(std::max<uint32_t>(pages, 1), 0);
     // Header copies go on a stream of their own that does not wait for the legacy default
     // stream, so they never wait for a caller's unrelated GPU work.
@@ -139,8 +145,9 @@ class CudaCodec final : public DeviceCodec {
     if (!on.status().ok()) return on.status();
     const cudaStream_t s = StreamOf(stream);
     if (header != nullptr) {
-      const cudaError_t err = cudaMemcpyAsync(HostHeader(page), payload - kHeaderBytes,
-                                              kHeaderBytes, cudaMemcpyDeviceToHost, s);
+      const cudaError_t err = gpu::LaunchCopyWords(
+          MappedHeader(page), reinterpret_cast<const uint64_t*>(payload - kHeaderBytes),
+          kHeaderBytes / 8, s);
       if (err != cudaSuccess) return GpuError("copying a chunk header", err);
     }
     if (AlignUp(len) / gpu::kHashBlock > blocks_)
@@ -164,11 +171,20 @@ class CudaCodec final : public DeviceCodec {
     const bool paged = map.slots != nullptr;  // only a slot mapping can point outside
     cudaError_t err =
         gpu::LaunchScatter(DevTable(page), Runs(g), n, map, payload, DevFlag(page), stream);
-    if (err == cudaSuccess && paged)
-      err = cudaMemcpyAsync(HostFlag(page), DevFlag(page), 4, cudaMemcpyDeviceToHost, stream);
     if (err == cudaSuccess) err = cudaStreamSynchronize(stream);
     if (err != cudaSuccess) return GpuError("scattering a chunk", err);
     return paged && *HostFlag(page) != 0 ? BadSlot(kv) : Status::Ok();
+  }
+
+  Status PutHeader(uint32_t page, uint8_t* dst, const uint8_t* header, void* stream) override {
+    cuda::ScopedDevice on(device_);
+    if (!on.status().ok()) return on.status();
+    const cudaStream_t s = StreamOf(stream);
+    std::memcpy(HostHeader(page), header, kHeaderBytes);
+    cudaError_t err = gpu::LaunchCopyWords(reinterpret_cast<uint64_t*>(dst), MappedHeader(page),
+                                           kHeaderBytes / 8, s);
+    if (err == cudaSuccess) err = cudaStreamSynchronize(s);
+    return err == cudaSuccess ? Status::Ok() : GpuError("writing a chunk header", err);
   }
 
   Status ToDevice(void* dst, const void* src, uint64_t len) override {
@@ -191,21 +207,28 @@ class CudaCodec final : public DeviceCodec {
 
   static uint32_t Runs(const KvGeometry& g) { return g.planes() * g.layers; }
   uint64_t* DevTable(uint32_t page) const {
-    return reinterpret_cast<uint64_t*>(static_cast<uint8_t*>(dev_) + page * stride_);
+    return static_cast<uint64_t*>(tables_) + uint64_t{page} * max_runs_;
   }
   uint64_t* HostTable(uint32_t page) const {
     return reinterpret_cast<uint64_t*>(static_cast<uint8_t*>(host_) + page * stride_);
   }
-  uint64_t* DevDigests(uint32_t page) const { return DevTable(page) + max_runs_; }
-  uint64_t* HostDigests(uint32_t page) const { return HostTable(page) + max_runs_; }
-  uint32_t* DevFlag(uint32_t page) const {
-    return reinterpret_cast<uint32_t*>(DevDigests(page) + blocks_);
+  // The device's view of a host pointer into host_.
+  template <typename T>
+  T* Mapped(T* host) const {
+    return reinterpret_cast<T*>(static_cast<uint8_t*>(mapped_) +
+                                (reinterpret_cast<uint8_t*>(host) - static_cast<uint8_t*>(host_)));
   }
+  uint64_t* HostDigests(uint32_t page) const { return HostTable(page) + max_runs_; }
+  uint64_t* DevDigests(uint32_t page) const { return Mapped(HostDigests(page)); }
   uint32_t* HostFlag(uint32_t page) const {
     return reinterpret_cast<uint32_t*>(HostDigests(page) + blocks_);
   }
+  uint32_t* DevFlag(uint32_t page) const { return Mapped(HostFlag(page)); }
   uint8_t* HostHeader(uint32_t page) const {
     return reinterpret_cast<uint8_t*>(HostDigests(page) + blocks_ + 1);
+  }
+  uint64_t* MappedHeader(uint32_t page) const {
+    return reinterpret_cast<uint64_t*>(Mapped(HostHeader(page)));
   }
 
   static Status BadSlot(const KvLayout& kv) {
@@ -255,8 +278,8 @@ class CudaCodec final : public DeviceCodec {
                             stream);
       if (err == cudaSuccess) uploaded_[page] = runs;
     }
-    if (err == cudaSuccess && map->slots != nullptr)
-      err = cudaMemsetAsync(DevFlag(page), 0, 4, stream);
+    // The page's previous call has returned, so no kernel still writes the flag.
+    if (map->slots != nullptr) *reinterpret_cast<volatile uint32_t*>(HostFlag(page)) = 0;
     return err == cudaSuccess ? Status::Ok() : GpuError("preparing a chunk copy", err);
   }
 
@@ -270,15 +293,11 @@ class CudaCodec final : public DeviceCodec {
                                   DevDigests(page), stream);
   }
 
-  // Brings the page's digests of a `len`-byte payload (and, with `bad`, the bad-slot
-  // flag) back, waits, combines them into the chunk's checksum.
+  // Waits for the kernels that write the page's digests of a `len`-byte payload (and, with
+  // `bad`, the bad-slot flag) into host memory, combines the digests into the checksum.
   Status Collect(uint32_t page, uint64_t len, cudaStream_t stream, bool* bad, uint64_t* checksum) {
     const uint64_t blocks = AlignUp(len) / gpu::kHashBlock;
-    cudaError_t err = cudaMemcpyAsync(HostDigests(page), DevDigests(page), blocks * 8,
-                                      cudaMemcpyDeviceToHost, stream);
-    if (err == cudaSuccess && bad != nullptr)
-      err = cudaMemcpyAsync(HostFlag(page), DevFlag(page), 4, cudaMemcpyDeviceToHost, stream);
-    if (err == cudaSuccess) err = cudaStreamSynchronize(stream);
+    const cudaError_t err = cudaStreamSynchronize(stream);
     if (err != cudaSuccess) return GpuError("checksumming a chunk", err);
     if (bad != nullptr) *bad = *HostFlag(page) != 0;
     // The digests are little-endian words, which is what the host holds too (x86-64 and
@@ -289,10 +308,11 @@ class CudaCodec final : public DeviceCodec {
 
   uint32_t device_ = 0;
   uint32_t max_runs_ = 0;
-  uint64_t blocks_ = 0;  // digests per page
-  uint64_t stride_ = 0;  // bytes per page of the tables
-  void* dev_ = nullptr;
-  void* host_ = nullptr;
+  uint64_t blocks_ = 0;             // digests per page
+  uint64_t stride_ = 0;             // bytes per page of the tables
+  void* tables_ = nullptr;          // device memory: max_runs_ words per page
+  void* host_ = nullptr;            // pinned, mapped: stride_ bytes per page
+  void* mapped_ = nullptr;          // the device's address of host_
   std::vector<uint32_t> uploaded_;  // per page: runs in its device table (0: unknown)
   cudaStream_t copy_stream_ = nullptr;
   HashSecret secret_{};

@@ -40,7 +40,7 @@ __global__ void CopyRows(const uint64_t* bases, uint32_t tokens, RowMap m, uint8
   uint8_t* chunk_row = payload + (uint64_t{r} * tokens + i) * m.row_bytes;
   uint64_t offset = 0;
   if (!RowAddress(m, i, &offset)) {
-    if (threadIdx.x == 0) atomicOr(bad, 1u);
+    if (threadIdx.x == 0) *reinterpret_cast<volatile uint32_t*>(bad) = 1;
     return;
   }
   uint8_t* kv_row = reinterpret_cast<uint8_t*>(bases[r]) + offset;
@@ -85,7 +85,7 @@ __device__ __forceinline__ const uint8_t* RowSource(const uint64_t* bases, uint3
   if (q >= uint64_t{runs} * tokens) return nullptr;
   uint64_t offset = 0;
   if (!RowAddress(m, static_cast<uint32_t>(q % tokens), &offset)) {
-    atomicOr(bad, 1u);
+    *reinterpret_cast<volatile uint32_t*>(bad) = 1;
     return nullptr;
   }
   return reinterpret_cast<const uint8_t*>(bases[q / tokens]) + offset;
@@ -137,6 +137,10 @@ __global__ void GatherHashes(const uint64_t* bases, uint32_t runs, uint32_t toke
   if (lane == 0 && mine) digests[b] = Finish(term);
 }
 
+__global__ void CopyWords(uint64_t* dst, const uint64_t* src, uint32_t words) {
+  for (uint32_t w = threadIdx.x; w < words; w += blockDim.x) dst[w] = src[w];
+}
+
 uint32_t CopyThreads(uint64_t row_bytes) {
   const uint64_t units = row_bytes % 16 == 0 ? row_bytes / 16 : row_bytes;
   const uint64_t warps = (units + 31) / 32;
@@ -185,6 +189,13 @@ cudaError_t LaunchBlockHashes(const uint8_t* payload, uint64_t blocks, const Has
   if (grid > 0x7fffffffu) return cudaErrorInvalidValue;
   BlockHashes<<<static_cast<uint32_t>(grid), kHashThreads, 0, stream>>>(payload, blocks, secret,
                                                                         digests);
+  return cudaGetLastError();
+}
+
+cudaError_t LaunchCopyWords(uint64_t* dst, const uint64_t* src, uint32_t words,
+                            cudaStream_t stream) {
+  if (words == 0) return cudaSuccess;
+  CopyWords<<<1, 256, 0, stream>>>(dst, src, words);
   return cudaGetLastError();
 }
 

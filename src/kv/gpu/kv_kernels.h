@@ -15,7 +15,7 @@ namespace ferry::kv::gpu {
 //   block_size == 0:  s * row_bytes
 //   else:             (s / block_size) * block_stride + (s % block_size) * row_bytes
 // from the run's base. A slot outside [0, num_slots) is never touched: the kernel sets
-// *bad instead.
+// *bad instead (a plain store of 1, so *bad may be mapped host memory).
 struct RowMap {
   const int64_t* slots = nullptr;  // device memory, or null for consecutive slots
   uint64_t first = 0;
@@ -49,5 +49,10 @@ bool GatherHashesFit(const RowMap& map, uint64_t bases_or, const uint8_t* payloa
 cudaError_t LaunchGatherHashes(const uint64_t* bases, uint32_t runs, uint32_t tokens, RowMap map,
                                uint8_t* payload, uint64_t blocks, const HashSecret& secret,
                                uint64_t* digests, uint32_t* bad, cudaStream_t stream);
+
+// dst[0, words) = src[0, words) by one block of threads: for a header between a page and
+// mapped host memory without a copy-engine transfer.
+cudaError_t LaunchCopyWords(uint64_t* dst, const uint64_t* src, uint32_t words,
+                            cudaStream_t stream);
 
 }  // namespace ferry::kv::gpu

@@ -61,9 +61,9 @@ class CudaCodec final : public DeviceCodec {
     if (!s.ok()) return s.WithContext("allocating the GPU checksum tables");
     if (const cudaError_t err = cudaHostGetDevicePointer(&mapped_, host_, 0); err != cudaSuccess)
       return GpuError("mapping the checksum tables", err);
-    uploaded_.assign(std::max<uint32_t>(pages, 1), 0);
-    // Header copies go on a stream of their own that does not wait for the legacy default
-    // stream, so they never wait for a caller's unrelated GPU work.
+    uploaded_.assign(n, 0);
+    // ToDevice and ToHost copy on a stream of their own that does not wait for the legacy
+    // default stream, so they never wait for a caller's unrelated GPU work.
     cuda::ScopedDevice on(device);
     if (!on.status().ok()) return on.status();
     const cudaError_t err = cudaStreamCreateWithFlags(&copy_stream_, cudaStreamNonBlocking);
